@@ -1,0 +1,103 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { Product, ProductFile, StorageKind } from '../../domain/model.ts';
+import type { FileRepo, ProductRepo } from '../../domain/ports.ts';
+import type { DB } from './schema.ts';
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function toProduct(row: Selectable<DB['products']>): Product {
+  return {
+    id: row.id,
+    slug: row.slug,
+    name: row.name,
+    downloadLimit: row.download_limit,
+    linkTtlSeconds: row.link_ttl_seconds,
+    accessDays: row.access_days,
+    createdAt: row.created_at,
+  };
+}
+
+function toFile(row: Selectable<DB['files']>): ProductFile {
+  return {
+    id: row.id,
+    productId: row.product_id,
+    name: row.name,
+    size: Number(row.size),
+    sha256: row.sha256,
+    contentType: row.content_type,
+    storage: row.storage as StorageKind,
+    objectKey: row.object_key,
+    createdAt: row.created_at,
+  };
+}
+
+export function createProductRepo(db: Kysely<DB>): ProductRepo {
+  return {
+    async insert(p) {
+      const result = await db
+        .insertInto('products')
+        .values({
+          id: p.id,
+          slug: p.slug,
+          name: p.name,
+          download_limit: p.downloadLimit,
+          link_ttl_seconds: p.linkTtlSeconds,
+          access_days: p.accessDays,
+          created_at: p.createdAt,
+        })
+        .onConflict((oc) => oc.column('slug').doNothing())
+        .executeTakeFirst();
+      return Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
+    },
+    async findBySlugOrId(ref) {
+      const query = db.selectFrom('products').selectAll();
+      const row = await (UUID_RE.test(ref) ? query.where('id', '=', ref) : query.where('slug', '=', ref))
+        .executeTakeFirst();
+      return row && toProduct(row);
+    },
+    async findById(id) {
+      const row = await db.selectFrom('products').selectAll().where('id', '=', id).executeTakeFirst();
+      return row && toProduct(row);
+    },
+    async list() {
+      const rows = await db.selectFrom('products').selectAll().orderBy('created_at').orderBy('id').execute();
+      return rows.map(toProduct);
+    },
+  };
+}
+
+export function createFileRepo(db: Kysely<DB>): FileRepo {
+  return {
+    async insert(f) {
+      await db
+        .insertInto('files')
+        .values({
+          id: f.id,
+          product_id: f.productId,
+          name: f.name,
+          size: f.size,
+          sha256: f.sha256,
+          content_type: f.contentType,
+          storage: f.storage,
+          object_key: f.objectKey,
+          created_at: f.createdAt,
+        })
+        .execute();
+    },
+    async findById(id) {
+      if (!UUID_RE.test(id)) return undefined;
+      const row = await db.selectFrom('files').selectAll().where('id', '=', id).executeTakeFirst();
+      return row && toFile(row);
+    },
+    async listByProduct(productId) {
+      const rows = await db
+        .selectFrom('files')
+        .selectAll()
+        .where('product_id', '=', productId)
+        .orderBy('created_at')
+        .orderBy('id')
+        .execute();
+      return rows.map(toFile);
+    },
+  };
+}

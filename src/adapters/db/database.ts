@@ -1,0 +1,62 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, type Migration, type MigrationProvider, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+import * as m0001 from './migrations/0001-init.ts';
+import type { DB } from './schema.ts';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface Database {
+  readonly db: Kysely<DB>;
+  readonly dialect: Dialect;
+  /** Applies pending migrations; returns the names applied. */
+  migrate(): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+const MIGRATIONS: Record<string, Migration> = { '0001-init': m0001 };
+
+const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
+
+/** Opens SQLite (a file path, `sqlite:PATH` or `:memory:`) or PostgreSQL (`postgres://…`). */
+export function openDatabase(url: string, options: { poolSize?: number } = {}): Database {
+  const dialect: Dialect = /^postgres(ql)?:\/\//.test(url) ? 'postgres' : 'sqlite';
+  const db = new Kysely<DB>({ dialect: dialect === 'postgres' ? postgres(url, options.poolSize ?? 10) : sqlite(url) });
+  return {
+    db,
+    dialect,
+    async migrate() {
+      const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
+      if (error) throw error;
+      return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+    },
+    close: () => db.destroy(),
+  };
+}
+
+function sqlite(url: string): SqliteDialect {
+  const path = url.replace(/^sqlite:(\/\/)?/, '').replace(/^file:/, '');
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  return new SqliteDialect({
+    database: async () => {
+      const database = new SQLite(path);
+      // WAL lets the CLI and the server share the file; busy_timeout makes writers wait instead of failing.
+      database.pragma('journal_mode = WAL');
+      database.pragma('busy_timeout = 5000');
+      database.pragma('synchronous = NORMAL');
+      database.pragma('foreign_keys = ON');
+      return database;
+    },
+  });
+}
+
+function postgres(url: string, max: number): PostgresDialect {
+  // bigint (int8) columns hold byte sizes; they fit a JS number up to 8 PiB, so parse them as numbers.
+  const types = {
+    getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+      oid === 20 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+  };
+  return new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max, types }) });
+}

@@ -1,0 +1,56 @@
+
+/** Table shapes as stored. Times are ISO-8601 UTC text; booleans are 0/1 integers (portable). */
+export interface DB {
+  products: {
+    id: string;
+    slug: string;
+    name: string;
+    download_limit: number;
+    link_ttl_seconds: number;
+    access_days: number;
+    created_at: string;
+  };
+  files: {
+    id: string;
+    product_id: string;
+    name: string;
+    size: number;
+    sha256: string;
+    content_type: string;
+    storage: string;
+    object_key: string;
+    created_at: string;
+  };
+  customers: { id: string; email: string; name: string | null; created_at: string };
+  orders: { id: string; customer_id: string; source: string; external_id: string | null; created_at: string };
+  idempotency_keys: { key: string; request_hash: string; order_id: string; created_at: string };
+  grants: {
+    id: string;
+    order_id: string;
+    product_id: string;
+    customer_id: string;
+    download_limit: number;
+    link_ttl_seconds: number;
+    access_until: string | null;
+    revoked_at: string | null;
+    created_at: string;
+  };
+  grant_usage: { grant_id: string; file_id: string; downloads_used: number };
+  download_events: {
+    id: string;
+    at: string;
+    grant_id: string;
+    file_id: string;
+    order_id: string;
+    customer_id: string;
+    ip: string | null;
+    user_agent: string | null;
+    bytes: number | null;
+    status: string;
+    counted: number;
+    range: string | null;
+  };
+  api_tokens: { id: string; name: string; token_hash: string; created_at: string };
+  settings: { key: string; value: string };
+  secrets: { id: string; purpose: string; ciphertext: string; hint: string; updated_at: string };
+}

@@ -1,0 +1,28 @@
+import type { Kysely } from 'kysely';
+import type { Repositories, UnitOfWork } from '../../domain/ports.ts';
+import { createSecretRepo, createSettingsRepo, createTokenRepo } from './admin-repos.ts';
+import { createFileRepo, createProductRepo } from './catalog-repos.ts';
+import { createDownloadRepo } from './download-repo.ts';
+import { createCustomerRepo, createGrantRepo, createOrderRepo } from './order-repos.ts';
+import type { DB } from './schema.ts';
+
+function createRepositories(db: Kysely<DB>): Repositories {
+  return {
+    products: createProductRepo(db),
+    files: createFileRepo(db),
+    customers: createCustomerRepo(db),
+    orders: createOrderRepo(db),
+    grants: createGrantRepo(db),
+    downloads: createDownloadRepo(db),
+    tokens: createTokenRepo(db),
+    settings: createSettingsRepo(db),
+    secrets: createSecretRepo(db),
+  };
+}
+
+export function createUnitOfWork(db: Kysely<DB>): UnitOfWork {
+  return {
+    repos: createRepositories(db),
+    transaction: (work) => db.transaction().execute((trx) => work(createRepositories(trx))),
+  };
+}

@@ -1,0 +1,98 @@
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { deriveKey, loadMasterKey } from './adapters/crypto/keys.ts';
+import { createSecretBox } from './adapters/crypto/secret-box.ts';
+import { type Database, openDatabase } from './adapters/db/database.ts';
+import { createUnitOfWork } from './adapters/db/unit-of-work.ts';
+import { createMemoryRateLimiter, createRedisRateLimiter, type RateLimiter } from './adapters/rate-limit/rate-limiter.ts';
+import { createBlobStores } from './adapters/storage/blob-stores.ts';
+import { createLocalBlobStore } from './adapters/storage/local-fs.ts';
+import type { Config } from './config.ts';
+import type { CoreDeps } from './domain/core-deps.ts';
+import { createDownloadService, type DownloadService } from './domain/downloads/download-service.ts';
+import { createLinkSigner } from './domain/downloads/download-token.ts';
+import { createGrantService, type GrantService } from './domain/grants/grant-service.ts';
+import { createOrderService, type OrderService } from './domain/orders/order-service.ts';
+import { createProductService, type ProductService } from './domain/products/product-service.ts';
+import type { BlobStores, Clock } from './domain/ports.ts';
+import { createStorageSettingsStore, type StorageSettingsStore } from './domain/storage/storage-settings.ts';
+import { createTokenService, type TokenService } from './domain/tokens/token-service.ts';
+
+/** Everything the HTTP app and the CLI use, built once from the config. */
+export interface AppContext {
+  config: Readonly<Config>;
+  logger: Logger;
+  database: Database;
+  blobs: BlobStores;
+  storage: StorageSettingsStore;
+  rateLimiter: RateLimiter;
+  clock: Clock;
+  products: ProductService;
+  orders: OrderService;
+  grants: GrantService;
+  downloads: DownloadService;
+  tokens: TokenService;
+  close(): Promise<void>;
+}
+
+export interface ContextOptions {
+  clock?: Clock;
+  /** Migrate on open (the server and every CLI command do; `migrate` reports what it applied). */
+  migrate?: boolean;
+}
+
+/** The composition root: the only place adapters are constructed. */
+export async function createAppContext(
+  config: Readonly<Config>,
+  logger: Logger,
+  options: ContextOptions = {},
+): Promise<AppContext> {
+  const master = loadMasterKey(config.masterKey, config.dataDir);
+  if (master.generated) {
+    logger.warn(
+      { path: master.path },
+      '!!! GENERATED A NEW MASTER KEY. Back it up now: without it, stored credentials cannot be decrypted ' +
+        'and every issued link stops working. Set CLOUDSECURE_MASTER_KEY to manage it yourself. !!!',
+    );
+  }
+  const database = openDatabase(config.databaseUrl, { poolSize: config.dbPoolSize });
+  if (options.migrate !== false) await database.migrate();
+  const uow = createUnitOfWork(database.db);
+  const storage = createStorageSettingsStore({
+    settings: uow.repos.settings,
+    secrets: uow.repos.secrets,
+    box: createSecretBox(deriveKey(master.key, 'secret-kek')),
+  });
+  const blobs = createBlobStores({ local: createLocalBlobStore(join(config.dataDir, 'files')), settings: storage });
+  const clock = options.clock ?? { now: () => new Date() };
+  const deps: CoreDeps = {
+    uow,
+    blobs,
+    clock,
+    links: createLinkSigner(deriveKey(master.key, 'link-token')),
+    publicUrl: config.publicUrl,
+    newId: randomUUID,
+  };
+  const rateLimiter = config.redisUrl
+    ? createRedisRateLimiter(config.redisUrl, config.rateLimitPerMinute)
+    : createMemoryRateLimiter(config.rateLimitPerMinute);
+  return {
+    config,
+    logger,
+    database,
+    blobs,
+    storage,
+    rateLimiter,
+    clock,
+    products: createProductService(deps),
+    orders: createOrderService(deps),
+    grants: createGrantService(deps),
+    downloads: createDownloadService(deps),
+    tokens: createTokenService(deps),
+    async close() {
+      await rateLimiter.close();
+      await database.close();
+    },
+  };
+}

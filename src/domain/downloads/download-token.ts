@@ -1,0 +1,90 @@
+/**
+ * Download and access link tokens.
+ *
+ * Format: base64url( kind(1) | grantId(16) | fileId(16, direct links only) | expires(4, unix s; 0 = none)
+ *                    | mac(16) ), where mac = HMAC-SHA256(linkKey, everything before it) truncated to 128 bits.
+ * A direct token is 71 characters, an access token 50. Nothing is stored: the token is verified by
+ * recomputing the MAC (constant-time compare), so a tampered token and one naming nothing both end in
+ * the same 404. The link key is derived from the master key (HKDF, "cloudsecure/link-token"), so
+ * rotating the master key invalidates every link. 128 bits of MAC make forgery infeasible; the grant
+ * is still checked (revoked, expired, limit) on every use, which is what makes links revocable.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+const KIND_DIRECT = 0x01;
+const KIND_ACCESS = 0x02;
+const MAC_BYTES = 16;
+
+export interface DirectLinkClaims {
+  grantId: string;
+  fileId: string;
+  /** Unix seconds; 0 = the link itself does not expire (the grant's access period still applies). */
+  expiresAt: number;
+}
+
+export interface AccessLinkClaims {
+  grantId: string;
+  expiresAt: number;
+}
+
+export interface LinkSigner {
+  signDirect(claims: DirectLinkClaims): string;
+  signAccess(claims: AccessLinkClaims): string;
+  /** Returns the claims of a genuine direct token, or null for anything else. */
+  verifyDirect(token: string): DirectLinkClaims | null;
+  verifyAccess(token: string): AccessLinkClaims | null;
+}
+
+export function createLinkSigner(linkKey: Buffer): LinkSigner {
+  if (linkKey.length < 32) throw new Error('link key must be at least 32 bytes');
+
+  function mac(body: Buffer): Buffer {
+    return createHmac('sha256', linkKey).update(body).digest().subarray(0, MAC_BYTES);
+  }
+
+  function seal(kind: number, ids: string[], expiresAt: number): string {
+    const body = Buffer.alloc(1 + ids.length * 16 + 4);
+    body[0] = kind;
+    ids.forEach((id, i) => uuidToBytes(id).copy(body, 1 + i * 16));
+    body.writeUInt32BE(expiresAt, 1 + ids.length * 16);
+    return Buffer.concat([body, mac(body)]).toString('base64url');
+  }
+
+  function open(token: string, kind: number, idCount: number): { ids: string[]; expiresAt: number } | null {
+    const length = 1 + idCount * 16 + 4 + MAC_BYTES;
+    // Length check on the text first: a hostile 1 MB "token" is refused without decoding it.
+    if (token.length !== Math.ceil((length * 4) / 3) || !/^[A-Za-z0-9_-]+$/.test(token)) return null;
+    const raw = Buffer.from(token, 'base64url');
+    if (raw.length !== length || raw[0] !== kind) return null;
+    const body = raw.subarray(0, length - MAC_BYTES);
+    if (!timingSafeEqual(mac(body), raw.subarray(length - MAC_BYTES))) return null;
+    const ids = Array.from({ length: idCount }, (_, i) => bytesToUUID(body.subarray(1 + i * 16, 17 + i * 16)));
+    return { ids, expiresAt: body.readUInt32BE(1 + idCount * 16) };
+  }
+
+  return {
+    signDirect: (c) => seal(KIND_DIRECT, [c.grantId, c.fileId], c.expiresAt),
+    signAccess: (c) => seal(KIND_ACCESS, [c.grantId], c.expiresAt),
+    verifyDirect(token) {
+      const opened = open(token, KIND_DIRECT, 2);
+      if (!opened) return null;
+      return { grantId: opened.ids[0]!, fileId: opened.ids[1]!, expiresAt: opened.expiresAt };
+    },
+    verifyAccess(token) {
+      const opened = open(token, KIND_ACCESS, 1);
+      return opened ? { grantId: opened.ids[0]!, expiresAt: opened.expiresAt } : null;
+    },
+  };
+}
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function uuidToBytes(id: string): Buffer {
+  if (!UUID_RE.test(id)) throw new Error(`not a UUID: ${id}`);
+  return Buffer.from(id.replaceAll('-', ''), 'hex');
+}
+
+function bytesToUUID(bytes: Buffer): string {
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}

@@ -1,0 +1,166 @@
+import type { CoreDeps } from '../core-deps.ts';
+import { AppError } from '../errors.ts';
+import { type DownloadLink, linksForGrant, toGrantView, type GrantView } from '../grants/grant-service.ts';
+import { planGrant } from '../grants/grant.ts';
+import type { Customer, Order, Product } from '../model.ts';
+import type { Repositories } from '../ports.ts';
+
+export interface CreateOrderInput {
+  email: string;
+  name?: string | undefined;
+  products: string[];
+  /** Where the order came from: `cli`, `api`, later `woocommerce:<id>`, `stripe:<id>`. */
+  source: string;
+  /** The store's own order id; the same (source, externalId) always yields the same order. */
+  externalId?: string | undefined;
+  /** An Idempotency-Key with a hash of the request it came with. */
+  idempotency?: { key: string; requestHash: string } | undefined;
+}
+
+export interface CustomerView {
+  id: string;
+  email: string;
+  name: string | null;
+}
+
+export interface OrderView {
+  order: { id: string; source: string; external_id: string | null; created_at: string };
+  customer: CustomerView;
+  grants: GrantView[];
+  downloads: DownloadLink[];
+  /** False when an existing order was returned for a repeated external id or idempotency key. */
+  created: boolean;
+}
+
+export interface OrderService {
+  create(input: CreateOrderInput): Promise<OrderView>;
+  get(orderId: string): Promise<OrderView>;
+  list(options: { limit: number; before?: string | undefined }): Promise<OrderView['order'][]>;
+}
+
+const EMAIL_RE = /^[^\s@<>()[\]\\,;:"]{1,64}@[^\s@<>()[\]\\,;:"]{1,255}\.[^\s@<>()[\]\\,;:"]{1,63}$/;
+
+export function normalizeEmail(email: string): string {
+  const trimmed = email.trim();
+  if (trimmed.length > 254 || !EMAIL_RE.test(trimmed)) {
+    throw new AppError('INVALID_REQUEST', { message: 'email is not a valid address.', detail: { path: 'email' } });
+  }
+  return trimmed.toLowerCase();
+}
+
+export function createOrderService(deps: CoreDeps): OrderService {
+  async function view(repos: Repositories, order: Order, created: boolean): Promise<OrderView> {
+    const customer = await repos.customers.findById(order.customerId);
+    if (!customer) throw new AppError('INTERNAL', { message: `order ${order.id} has no customer` });
+    const grants = await repos.grants.listByOrder(order.id);
+    const now = deps.clock.now();
+    const grantViews: GrantView[] = [];
+    const downloads: DownloadLink[] = [];
+    for (const grant of grants) {
+      const product = await repos.products.findById(grant.productId);
+      if (!product) continue;
+      grantViews.push(toGrantView(grant, product, now));
+      downloads.push(...(await linksForGrant(deps, repos, grant)));
+    }
+    return {
+      order: { id: order.id, source: order.source, external_id: order.externalId, created_at: order.createdAt },
+      customer: toCustomerView(customer),
+      grants: grantViews,
+      downloads,
+      created,
+    };
+  }
+
+  async function existing(repos: Repositories, input: CreateOrderInput): Promise<Order | undefined> {
+    if (input.idempotency) {
+      const seen = await repos.orders.findIdempotencyKey(input.idempotency.key);
+      if (seen) {
+        if (seen.requestHash !== input.idempotency.requestHash) {
+          throw new AppError('IDEMPOTENCY_KEY_REUSED', {
+            message: 'This Idempotency-Key was used with a different request.',
+          });
+        }
+        return repos.orders.findById(seen.orderId);
+      }
+    }
+    if (input.externalId) return repos.orders.findByExternalId(input.source, input.externalId);
+    return undefined;
+  }
+
+  /** A concurrent request with the same key or external id won the race: answer with its order. */
+  async function raced(repos: Repositories, input: CreateOrderInput): Promise<OrderView> {
+    const winner = await existing(repos, input);
+    if (!winner) throw new AppError('INTERNAL', { message: 'order conflicted but the winner is not visible' });
+    return view(repos, winner, false);
+  }
+
+  return {
+    async create(input) {
+      const email = normalizeEmail(input.email);
+      if (input.products.length === 0 || input.products.length > 100) {
+        throw new AppError('INVALID_REQUEST', { message: 'Give 1-100 products.', detail: { path: 'products' } });
+      }
+      return deps.uow.transaction(async (repos) => {
+        const found = await existing(repos, input);
+        if (found) return view(repos, found, false);
+
+        const products: Product[] = [];
+        for (const ref of new Set(input.products)) {
+          const product = await repos.products.findBySlugOrId(ref);
+          if (!product) throw new AppError('NOT_FOUND', { message: `No product "${ref}".` });
+          products.push(product);
+        }
+        const now = deps.clock.now();
+        const orderId = deps.newId();
+        // Claim the idempotency key before writing anything: a concurrent twin waits on the unique key
+        // and then answers with this order instead of creating a second one.
+        if (
+          input.idempotency &&
+          !(await repos.orders.saveIdempotencyKey(input.idempotency.key, input.idempotency.requestHash, orderId, now.toISOString()))
+        ) {
+          return raced(repos, input);
+        }
+        const customer = await repos.customers.upsertByEmail({
+          id: deps.newId(),
+          email,
+          name: input.name?.trim() || null,
+          createdAt: now.toISOString(),
+        });
+        const order: Order = {
+          id: orderId,
+          customerId: customer.id,
+          source: input.source,
+          externalId: input.externalId ?? null,
+          createdAt: now.toISOString(),
+        };
+        if (!(await repos.orders.insert(order))) {
+          return raced(repos, input);
+        }
+        for (const product of products) {
+          await repos.grants.insert(
+            planGrant({ id: deps.newId(), orderId: order.id, customerId: customer.id, product, now }),
+          );
+        }
+        return view(repos, order, true);
+      });
+    },
+
+    async get(orderId) {
+      const order = await deps.uow.repos.orders.findById(orderId);
+      if (!order) throw new AppError('NOT_FOUND', { message: `No order ${orderId}.` });
+      return view(deps.uow.repos, order, false);
+    },
+
+    async list(options) {
+      const orders = await deps.uow.repos.orders.list({
+        limit: options.limit,
+        ...(options.before ? { before: options.before } : {}),
+      });
+      return orders.map((o) => ({ id: o.id, source: o.source, external_id: o.externalId, created_at: o.createdAt }));
+    },
+  };
+}
+
+export function toCustomerView(customer: Customer): CustomerView {
+  return { id: customer.id, email: customer.email, name: customer.name };
+}

@@ -1,0 +1,172 @@
+import type { Readable } from 'node:stream';
+import type {
+  ApiToken,
+  Customer,
+  DownloadEvent,
+  DownloadStatus,
+  Grant,
+  Order,
+  Product,
+  ProductFile,
+  StorageKind,
+} from './model.ts';
+
+/** Wall-clock time, injected so tests can move it. */
+export interface Clock {
+  now(): Date;
+}
+
+export interface ByteRange {
+  /** First byte, inclusive. */
+  start: number;
+  /** Last byte, inclusive. */
+  end: number;
+}
+
+export interface PutOptions {
+  contentType: string;
+  /** Known size, when the caller has it (enables progress and multipart sizing). */
+  size?: number;
+  onProgress?: (bytesDone: number) => void;
+}
+
+export interface PresignOptions {
+  expiresInSeconds: number;
+  contentDisposition: string;
+  contentType: string;
+}
+
+/** Where file bytes live: local disk or an S3-compatible bucket (R2). */
+export interface BlobStore {
+  readonly kind: StorageKind;
+  /** Stores the stream under `key`; resolves once the object is durable. */
+  put(key: string, body: Readable, options: PutOptions): Promise<void>;
+  /** Opens a read stream over the object, or over one byte range of it. */
+  read(key: string, range?: ByteRange): Promise<Readable>;
+  /** Removes the object; missing objects are not an error. */
+  remove(key: string): Promise<void>;
+  /** A time-limited URL the buyer can fetch directly, or null when the store serves no URLs. */
+  presignGet(key: string, options: PresignOptions): Promise<string | null>;
+  /** Throws when the store is unreachable or misconfigured (used by /readyz). */
+  check(): Promise<void>;
+}
+
+/** Finds the blob store for a file (by where it was written) and for new uploads. */
+export interface BlobStores {
+  forKind(kind: StorageKind): Promise<BlobStore>;
+  active(): Promise<BlobStore>;
+}
+
+export interface NewDownloadEvent extends Omit<DownloadEvent, 'id'> {}
+
+export interface DownloadEventFilter {
+  orderId?: string;
+  grantId?: string;
+  customerId?: string;
+  ip?: string;
+  limit?: number;
+}
+
+export interface ProductRepo {
+  /** Inserts a product; returns false when the slug is taken. */
+  insert(product: Product): Promise<boolean>;
+  findBySlugOrId(ref: string): Promise<Product | undefined>;
+  findById(id: string): Promise<Product | undefined>;
+  list(): Promise<Product[]>;
+}
+
+export interface FileRepo {
+  insert(file: ProductFile): Promise<void>;
+  findById(id: string): Promise<ProductFile | undefined>;
+  listByProduct(productId: string): Promise<ProductFile[]>;
+}
+
+export interface CustomerRepo {
+  /** Returns the customer with this e-mail, creating it (with `candidate`'s id and name) if absent. */
+  upsertByEmail(candidate: Customer): Promise<Customer>;
+  findById(id: string): Promise<Customer | undefined>;
+}
+
+export interface OrderRepo {
+  /** Inserts an order; returns false when (source, externalId) already exists. */
+  insert(order: Order): Promise<boolean>;
+  findById(id: string): Promise<Order | undefined>;
+  findByExternalId(source: string, externalId: string): Promise<Order | undefined>;
+  list(options: { limit: number; before?: string }): Promise<Order[]>;
+  /** Records that an Idempotency-Key produced an order; returns false if the key exists. */
+  saveIdempotencyKey(key: string, requestHash: string, orderId: string, at: string): Promise<boolean>;
+  findIdempotencyKey(key: string): Promise<{ requestHash: string; orderId: string } | undefined>;
+}
+
+export interface GrantRepo {
+  insert(grant: Grant): Promise<void>;
+  findById(id: string): Promise<Grant | undefined>;
+  listByOrder(orderId: string): Promise<Grant[]>;
+  update(id: string, changes: Partial<Pick<Grant, 'accessUntil' | 'revokedAt'>>): Promise<void>;
+  /** Downloads used per file of the grant. */
+  usage(grantId: string): Promise<Map<string, number>>;
+  resetUsage(grantId: string): Promise<void>;
+  /**
+   * Atomically uses one download of `fileId` under the grant if fewer than `limit` are used
+   * (limit 0 = unlimited). Returns false, changing nothing, when the limit is reached.
+   */
+  tryUseDownload(grantId: string, fileId: string, limit: number): Promise<boolean>;
+}
+
+export interface DownloadRepo {
+  insert(event: NewDownloadEvent): Promise<string>;
+  finish(id: string, bytes: number, status: DownloadStatus): Promise<void>;
+  /** Whether a counted download of this grant's file from this IP happened at or after `since`. */
+  hasCountedSince(grantId: string, fileId: string, ip: string | null, since: string): Promise<boolean>;
+  list(filter: DownloadEventFilter): Promise<DownloadEvent[]>;
+  /** Erases the IP of events older than `before`; returns how many were changed. */
+  forgetIpsBefore(before: string): Promise<number>;
+}
+
+export interface TokenRepo {
+  insert(token: ApiToken, tokenHash: string): Promise<void>;
+  findByHash(tokenHash: string): Promise<ApiToken | undefined>;
+}
+
+export interface SettingsRepo {
+  get(key: string): Promise<string | undefined>;
+  set(key: string, value: string): Promise<void>;
+}
+
+export interface StoredSecret {
+  id: string;
+  purpose: string;
+  /** Envelope-encrypted value (see adapters/crypto/secret-box.ts). */
+  ciphertext: string;
+  /** Masked hint safe to show, e.g. `••••1234`. */
+  hint: string;
+}
+
+export interface SecretRepo {
+  upsert(secret: StoredSecret): Promise<void>;
+  findById(id: string): Promise<StoredSecret | undefined>;
+}
+
+export interface Repositories {
+  products: ProductRepo;
+  files: FileRepo;
+  customers: CustomerRepo;
+  orders: OrderRepo;
+  grants: GrantRepo;
+  downloads: DownloadRepo;
+  tokens: TokenRepo;
+  settings: SettingsRepo;
+  secrets: SecretRepo;
+}
+
+/** The database as the core sees it: repositories, and a transaction that groups writes. */
+export interface UnitOfWork {
+  readonly repos: Repositories;
+  transaction<T>(work: (repos: Repositories) => Promise<T>): Promise<T>;
+}
+
+/** Encrypts credentials at rest; `associatedData` binds a ciphertext to its record. */
+export interface SecretBox {
+  seal(plaintext: string, associatedData: string): string;
+  open(ciphertext: string, associatedData: string): string;
+}
