@@ -18,14 +18,21 @@ const schema = z.object({
   CLOUDSECURE_DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
   CLOUDSECURE_MASTER_KEY: z.string().min(1).optional(),
   CLOUDSECURE_REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  CLOUDSECURE_REDIS_PREFIX: z.string().max(64).default('cloudsecure:'),
   CLOUDSECURE_TRUSTED_PROXIES: z.string().default(''),
-  CLOUDSECURE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  CLOUDSECURE_LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info'),
   CLOUDSECURE_MAX_UPLOAD_BYTES: z.coerce
     .number()
     .int()
     .positive()
     .default(20 * 1024 ** 3),
-  CLOUDSECURE_MAX_JSON_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
+  CLOUDSECURE_MAX_JSON_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(1024 * 1024),
   CLOUDSECURE_IP_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
   CLOUDSECURE_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(30),
   CLOUDSECURE_METRICS: bool.default(true),
@@ -41,6 +48,8 @@ export interface Config {
   dbPoolSize: number;
   masterKey: string | undefined;
   redisUrl: string | undefined;
+  /** Prefix of every Redis key, so several installs can share one Redis. */
+  redisPrefix: string;
   /** Addresses/CIDRs (or `loopback`, `uniquelocal`) whose X-Forwarded-For is believed. */
   trustedProxies: string[];
   logLevel: z.infer<typeof schema>['CLOUDSECURE_LOG_LEVEL'];
@@ -68,7 +77,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const e = parsed.data;
   const dataDir = resolve(e.CLOUDSECURE_DATA_DIR);
-  const publicHost = e.CLOUDSECURE_HOST === '0.0.0.0' || e.CLOUDSECURE_HOST === '::' ? 'localhost' : e.CLOUDSECURE_HOST;
+  const publicHost =
+    e.CLOUDSECURE_HOST === '0.0.0.0' || e.CLOUDSECURE_HOST === '::' ? 'localhost' : e.CLOUDSECURE_HOST;
   return Object.freeze({
     dataDir,
     host: e.CLOUDSECURE_HOST,
@@ -78,6 +88,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dbPoolSize: e.CLOUDSECURE_DB_POOL_SIZE,
     masterKey: e.CLOUDSECURE_MASTER_KEY,
     redisUrl: e.CLOUDSECURE_REDIS_URL,
+    redisPrefix: e.CLOUDSECURE_REDIS_PREFIX,
     trustedProxies: e.CLOUDSECURE_TRUSTED_PROXIES.split(',')
       .map((s) => s.trim())
       .filter(Boolean),

@@ -5,7 +5,11 @@ import { deriveKey, loadMasterKey } from './adapters/crypto/keys.ts';
 import { createSecretBox } from './adapters/crypto/secret-box.ts';
 import { type Database, openDatabase } from './adapters/db/database.ts';
 import { createUnitOfWork } from './adapters/db/unit-of-work.ts';
-import { createMemoryRateLimiter, createRedisRateLimiter, type RateLimiter } from './adapters/rate-limit/rate-limiter.ts';
+import {
+  createMemoryRateLimiter,
+  createRedisRateLimiter,
+  type RateLimiter,
+} from './adapters/rate-limit/rate-limiter.ts';
 import { createBlobStores } from './adapters/storage/blob-stores.ts';
 import { createLocalBlobStore } from './adapters/storage/local-fs.ts';
 import type { Config } from './config.ts';
@@ -14,8 +18,8 @@ import { createDownloadService, type DownloadService } from './domain/downloads/
 import { createLinkSigner } from './domain/downloads/download-token.ts';
 import { createGrantService, type GrantService } from './domain/grants/grant-service.ts';
 import { createOrderService, type OrderService } from './domain/orders/order-service.ts';
-import { createProductService, type ProductService } from './domain/products/product-service.ts';
 import type { BlobStores, Clock } from './domain/ports.ts';
+import { createProductService, type ProductService } from './domain/products/product-service.ts';
 import { createStorageSettingsStore, type StorageSettingsStore } from './domain/storage/storage-settings.ts';
 import { createTokenService, type TokenService } from './domain/tokens/token-service.ts';
 
@@ -64,7 +68,10 @@ export async function createAppContext(
     secrets: uow.repos.secrets,
     box: createSecretBox(deriveKey(master.key, 'secret-kek')),
   });
-  const blobs = createBlobStores({ local: createLocalBlobStore(join(config.dataDir, 'files')), settings: storage });
+  const blobs = createBlobStores({
+    local: createLocalBlobStore(join(config.dataDir, 'files')),
+    settings: storage,
+  });
   const clock = options.clock ?? { now: () => new Date() };
   const deps: CoreDeps = {
     uow,
@@ -75,7 +82,7 @@ export async function createAppContext(
     newId: randomUUID,
   };
   const rateLimiter = config.redisUrl
-    ? createRedisRateLimiter(config.redisUrl, config.rateLimitPerMinute)
+    ? createRedisRateLimiter(config.redisUrl, config.rateLimitPerMinute, `${config.redisPrefix}rl:`)
     : createMemoryRateLimiter(config.rateLimitPerMinute);
   return {
     config,

@@ -24,7 +24,8 @@ export function createTokenRepo(db: Kysely<DB>): TokenRepo {
 export function createSettingsRepo(db: Kysely<DB>): SettingsRepo {
   return {
     async get(key) {
-      return (await db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirst())?.value;
+      return (await db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirst())
+        ?.value;
     },
     async set(key, value) {
       await db
@@ -39,7 +40,12 @@ export function createSettingsRepo(db: Kysely<DB>): SettingsRepo {
 export function createSecretRepo(db: Kysely<DB>): SecretRepo {
   return {
     async upsert(s) {
-      const values = { ciphertext: s.ciphertext, hint: s.hint, purpose: s.purpose, updated_at: new Date().toISOString() };
+      const values = {
+        ciphertext: s.ciphertext,
+        hint: s.hint,
+        purpose: s.purpose,
+        updated_at: new Date().toISOString(),
+      };
       await db
         .insertInto('secrets')
         .values({ id: s.id, ...values })

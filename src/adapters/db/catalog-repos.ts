@@ -51,8 +51,10 @@ export function createProductRepo(db: Kysely<DB>): ProductRepo {
     },
     async findBySlugOrId(ref) {
       const query = db.selectFrom('products').selectAll();
-      const row = await (UUID_RE.test(ref) ? query.where('id', '=', ref) : query.where('slug', '=', ref))
-        .executeTakeFirst();
+      const row = await (UUID_RE.test(ref)
+        ? query.where('id', '=', ref)
+        : query.where('slug', '=', ref)
+      ).executeTakeFirst();
       return row && toProduct(row);
     },
     async findById(id) {

@@ -1,7 +1,15 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, type Migration, type MigrationProvider, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import {
+  Kysely,
+  type Migration,
+  type MigrationProvider,
+  Migrator,
+  PostgresDialect,
+  SqliteDialect,
+  sql,
+} from 'kysely';
 import pg from 'pg';
 import * as m0001 from './migrations/0001-init.ts';
 import type { DB } from './schema.ts';
@@ -13,6 +21,8 @@ export interface Database {
   readonly dialect: Dialect;
   /** Applies pending migrations; returns the names applied. */
   migrate(): Promise<string[]>;
+  /** Throws when the database cannot be reached. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -23,7 +33,9 @@ const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
 /** Opens SQLite (a file path, `sqlite:PATH` or `:memory:`) or PostgreSQL (`postgres://…`). */
 export function openDatabase(url: string, options: { poolSize?: number } = {}): Database {
   const dialect: Dialect = /^postgres(ql)?:\/\//.test(url) ? 'postgres' : 'sqlite';
-  const db = new Kysely<DB>({ dialect: dialect === 'postgres' ? postgres(url, options.poolSize ?? 10) : sqlite(url) });
+  const db = new Kysely<DB>({
+    dialect: dialect === 'postgres' ? postgres(url, options.poolSize ?? 10) : sqlite(url),
+  });
   return {
     db,
     dialect,
@@ -31,6 +43,9 @@ export function openDatabase(url: string, options: { poolSize?: number } = {}): 
       const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
       if (error) throw error;
       return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+    },
+    async ping() {
+      await sql`select 1`.execute(db);
     },
     close: () => db.destroy(),
   };
@@ -56,7 +71,9 @@ function postgres(url: string, max: number): PostgresDialect {
   // bigint (int8) columns hold byte sizes; they fit a JS number up to 8 PiB, so parse them as numbers.
   const types = {
     getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-      oid === 20 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+      oid === 20
+        ? (value: string) => Number(value)
+        : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
   };
   return new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max, types }) });
 }

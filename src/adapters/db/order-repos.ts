@@ -41,7 +41,11 @@ export function createCustomerRepo(db: Kysely<DB>): CustomerRepo {
         .values({ id: c.id, email: c.email, name: c.name, created_at: c.createdAt })
         .onConflict((oc) => oc.column('email').doNothing())
         .execute();
-      const row = await db.selectFrom('customers').selectAll().where('email', '=', c.email).executeTakeFirstOrThrow();
+      const row = await db
+        .selectFrom('customers')
+        .selectAll()
+        .where('email', '=', c.email)
+        .executeTakeFirstOrThrow();
       if (row.name === null && c.name !== null) {
         await db.updateTable('customers').set({ name: c.name }).where('id', '=', row.id).execute();
         return toCustomer({ ...row, name: c.name });
@@ -86,7 +90,12 @@ export function createOrderRepo(db: Kysely<DB>): OrderRepo {
       return row && toOrder(row);
     },
     async list({ limit, before }) {
-      let query = db.selectFrom('orders').selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit);
+      let query = db
+        .selectFrom('orders')
+        .selectAll()
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(limit);
       if (before) query = query.where('created_at', '<', before);
       return (await query.execute()).map(toOrder);
     },
@@ -99,7 +108,11 @@ export function createOrderRepo(db: Kysely<DB>): OrderRepo {
       return Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
     },
     async findIdempotencyKey(key) {
-      const row = await db.selectFrom('idempotency_keys').selectAll().where('key', '=', key).executeTakeFirst();
+      const row = await db
+        .selectFrom('idempotency_keys')
+        .selectAll()
+        .where('key', '=', key)
+        .executeTakeFirst();
       return row && { requestHash: row.request_hash, orderId: row.order_id };
     },
   };
@@ -149,7 +162,11 @@ export function createGrantRepo(db: Kysely<DB>): GrantRepo {
       return new Map(rows.map((r) => [r.file_id, r.downloads_used]));
     },
     async resetUsage(grantId) {
-      await db.updateTable('grant_usage').set({ downloads_used: 0 }).where('grant_id', '=', grantId).execute();
+      await db
+        .updateTable('grant_usage')
+        .set({ downloads_used: 0 })
+        .where('grant_id', '=', grantId)
+        .execute();
     },
     async tryUseDownload(grantId, fileId, limit) {
       await db

@@ -1,4 +1,3 @@
-
 /** Table shapes as stored. Times are ISO-8601 UTC text; booleans are 0/1 integers (portable). */
 export interface DB {
   products: {

@@ -32,7 +32,7 @@ export function createMemoryRateLimiter(limit: number, now: () => number = Date.
   };
 }
 
-export function createRedisRateLimiter(url: string, limit: number, prefix = 'cs:rl:'): RateLimiter {
+export function createRedisRateLimiter(url: string, limit: number, prefix: string): RateLimiter {
   const redis = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 2, enableOfflineQueue: true });
   const keyOf = (key: string): string => `${prefix}${Math.floor(Date.now() / WINDOW_MS)}:${key}`;
   return {
@@ -42,7 +42,11 @@ export function createRedisRateLimiter(url: string, limit: number, prefix = 'cs:
     },
     async hit(key) {
       const k = keyOf(key);
-      await redis.multi().incr(k).pexpire(k, WINDOW_MS * 2).exec();
+      await redis
+        .multi()
+        .incr(k)
+        .pexpire(k, WINDOW_MS * 2)
+        .exec();
     },
     async close() {
       await redis.quit();

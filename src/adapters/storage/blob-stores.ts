@@ -37,7 +37,9 @@ export function createBlobStores(deps: {
       if (kind === 'local') return deps.local;
       const { s3 } = await current();
       if (!s3) {
-        throw new AppError('STORAGE_UNAVAILABLE', { message: 'This file is in S3 storage, which is not configured.' });
+        throw new AppError('STORAGE_UNAVAILABLE', {
+          message: 'This file is in S3 storage, which is not configured.',
+        });
       }
       return s3;
     },

@@ -47,7 +47,10 @@ export function createLocalBlobStore(root: string): LocalBlobStore {
     async read(key, range) {
       const path = pathOf(key);
       await access(path, constants.R_OK);
-      return createReadStream(path, range ? { start: range.start, end: range.end, highWaterMark: 1 << 20 } : { highWaterMark: 1 << 20 });
+      return createReadStream(
+        path,
+        range ? { start: range.start, end: range.end, highWaterMark: 1 << 20 } : { highWaterMark: 1 << 20 },
+      );
     },
     async remove(key) {
       await rm(pathOf(key), { force: true });

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -7,7 +8,6 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { Readable } from 'node:stream';
 import { AppError } from '../../domain/errors.ts';
 import type { BlobStore } from '../../domain/ports.ts';
 import type { S3Settings } from '../../domain/storage/storage-settings.ts';
@@ -47,7 +47,11 @@ export function createS3BlobStore(settings: S3Settings): BlobStore {
     async read(key, range) {
       try {
         const out = await client.send(
-          new GetObjectCommand({ Bucket, Key: key, ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}) }),
+          new GetObjectCommand({
+            Bucket,
+            Key: key,
+            ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}),
+          }),
         );
         if (!(out.Body instanceof Readable)) throw new Error('S3 body is not a Node stream');
         return out.Body;

@@ -1,7 +1,7 @@
 import type { CoreDeps } from '../core-deps.ts';
 import { AppError } from '../errors.ts';
-import { type DownloadLink, linksForGrant } from '../grants/grant-service.ts';
 import { checkGrant, RESUME_WINDOW_MS } from '../grants/grant.ts';
+import { type DownloadLink, linksForGrant } from '../grants/grant-service.ts';
 import type { DownloadEvent, DownloadStatus, Grant, Product, ProductFile } from '../model.ts';
 import type { DownloadEventFilter } from '../ports.ts';
 
@@ -44,7 +44,9 @@ export interface DownloadService {
    * Counts and logs one download (a ranged resume within the window is logged but not counted).
    * Throws DOWNLOAD_LIMIT_REACHED, logged, when nothing is left. Returns the event id.
    */
-  begin(input: AuthorizedDownload & Requester & { range: string | null; redirected: boolean }): Promise<string>;
+  begin(
+    input: AuthorizedDownload & Requester & { range: string | null; redirected: boolean },
+  ): Promise<string>;
   /** Records how it ended: bytes sent and whether the transfer completed. */
   finish(eventId: string, bytes: number, completed: boolean): Promise<void>;
   /** The access page: the grant's files with fresh links. Opening it never counts anything. */
@@ -101,7 +103,12 @@ export function createDownloadService(deps: CoreDeps): DownloadService {
       // cannot be replayed for free.
       const resume = range !== null && (await repos.downloads.hasCountedSince(grant.id, file.id, ip, since));
       if (!resume && !(await repos.grants.tryUseDownload(grant.id, file.id, grant.downloadLimit))) {
-        await log(grant, file, requester, { status: 'DOWNLOAD_LIMIT_REACHED', counted: false, range, bytes: 0 });
+        await log(grant, file, requester, {
+          status: 'DOWNLOAD_LIMIT_REACHED',
+          counted: false,
+          range,
+          bytes: 0,
+        });
         throw new AppError('DOWNLOAD_LIMIT_REACHED');
       }
       return log(grant, file, requester, {
@@ -112,7 +119,8 @@ export function createDownloadService(deps: CoreDeps): DownloadService {
       });
     },
 
-    finish: (eventId, bytes, completed) => repos.downloads.finish(eventId, bytes, completed ? 'completed' : 'aborted'),
+    finish: (eventId, bytes, completed) =>
+      repos.downloads.finish(eventId, bytes, completed ? 'completed' : 'aborted'),
 
     async openAccess(token) {
       const claims = deps.links.verifyAccess(token);

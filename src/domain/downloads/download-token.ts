@@ -45,7 +45,7 @@ export function createLinkSigner(linkKey: Buffer): LinkSigner {
   function seal(kind: number, ids: string[], expiresAt: number): string {
     const body = Buffer.alloc(1 + ids.length * 16 + 4);
     body[0] = kind;
-    ids.forEach((id, i) => uuidToBytes(id).copy(body, 1 + i * 16));
+    for (const [i, id] of ids.entries()) uuidToBytes(id).copy(body, 1 + i * 16);
     body.writeUInt32BE(expiresAt, 1 + ids.length * 16);
     return Buffer.concat([body, mac(body)]).toString('base64url');
   }
@@ -58,7 +58,9 @@ export function createLinkSigner(linkKey: Buffer): LinkSigner {
     if (raw.length !== length || raw[0] !== kind) return null;
     const body = raw.subarray(0, length - MAC_BYTES);
     if (!timingSafeEqual(mac(body), raw.subarray(length - MAC_BYTES))) return null;
-    const ids = Array.from({ length: idCount }, (_, i) => bytesToUUID(body.subarray(1 + i * 16, 17 + i * 16)));
+    const ids = Array.from({ length: idCount }, (_, i) =>
+      bytesToUUID(body.subarray(1 + i * 16, 17 + i * 16)),
+    );
     return { ids, expiresAt: body.readUInt32BE(1 + idCount * 16) };
   }
 

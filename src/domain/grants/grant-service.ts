@@ -53,10 +53,17 @@ export function accessUrl(deps: CoreDeps, grant: Grant): string {
 }
 
 /** Mints fresh direct links for every file of the grant's product. Minting never uses a download. */
-export async function linksForGrant(deps: CoreDeps, repos: Repositories, grant: Grant): Promise<DownloadLink[]> {
+export async function linksForGrant(
+  deps: CoreDeps,
+  repos: Repositories,
+  grant: Grant,
+): Promise<DownloadLink[]> {
   const product = await repos.products.findById(grant.productId);
   if (!product) throw new AppError('NOT_FOUND', { message: 'The granted product no longer exists.' });
-  const [files, usage] = await Promise.all([repos.files.listByProduct(product.id), repos.grants.usage(grant.id)]);
+  const [files, usage] = await Promise.all([
+    repos.files.listByProduct(product.id),
+    repos.grants.usage(grant.id),
+  ]);
   const now = deps.clock.now();
   const expiresAt = linkExpiry(grant, now);
   const access = accessUrl(deps, grant);
@@ -115,7 +122,8 @@ export function createGrantService(deps: CoreDeps): GrantService {
       const { grant } = await load(deps.uow.repos, grantId);
       return linksForGrant(deps, deps.uow.repos, grant);
     },
-    revoke: (grantId) => change(grantId, (grant, _p, now) => ({ revokedAt: grant.revokedAt ?? now.toISOString() })),
+    revoke: (grantId) =>
+      change(grantId, (grant, _p, now) => ({ revokedAt: grant.revokedAt ?? now.toISOString() })),
     extend({ grantId, days }) {
       if (!Number.isInteger(days) || days < 1 || days > 36_500) {
         throw new AppError('INVALID_REQUEST', { message: 'days must be a whole number from 1 to 36500.' });
@@ -131,7 +139,9 @@ export function createGrantService(deps: CoreDeps): GrantService {
       change(
         grantId,
         (grant, product, now) =>
-          grant.accessUntil !== null && Date.parse(grant.accessUntil) <= now.getTime() && product.accessDays > 0
+          grant.accessUntil !== null &&
+          Date.parse(grant.accessUntil) <= now.getTime() &&
+          product.accessDays > 0
             ? { accessUntil: addDays(now, product.accessDays).toISOString() }
             : {},
         true,

@@ -13,7 +13,8 @@ export function checkGrant(grant: Grant, now: Date, linkExpiresAt = 0): GrantChe
   if (grant.accessUntil !== null && Date.parse(grant.accessUntil) <= now.getTime()) {
     return { ok: false, code: 'ACCESS_EXPIRED' };
   }
-  if (linkExpiresAt !== 0 && linkExpiresAt * 1000 <= now.getTime()) return { ok: false, code: 'LINK_EXPIRED' };
+  if (linkExpiresAt !== 0 && linkExpiresAt * 1000 <= now.getTime())
+    return { ok: false, code: 'LINK_EXPIRED' };
   return { ok: true };
 }
 

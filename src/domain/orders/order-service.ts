@@ -1,7 +1,7 @@
 import type { CoreDeps } from '../core-deps.ts';
 import { AppError } from '../errors.ts';
-import { type DownloadLink, linksForGrant, toGrantView, type GrantView } from '../grants/grant-service.ts';
 import { planGrant } from '../grants/grant.ts';
+import { type DownloadLink, type GrantView, linksForGrant, toGrantView } from '../grants/grant-service.ts';
 import type { Customer, Order, Product } from '../model.ts';
 import type { Repositories } from '../ports.ts';
 
@@ -43,7 +43,10 @@ const EMAIL_RE = /^[^\s@<>()[\]\\,;:"]{1,64}@[^\s@<>()[\]\\,;:"]{1,255}\.[^\s@<>
 export function normalizeEmail(email: string): string {
   const trimmed = email.trim();
   if (trimmed.length > 254 || !EMAIL_RE.test(trimmed)) {
-    throw new AppError('INVALID_REQUEST', { message: 'email is not a valid address.', detail: { path: 'email' } });
+    throw new AppError('INVALID_REQUEST', {
+      message: 'email is not a valid address.',
+      detail: { path: 'email' },
+    });
   }
   return trimmed.toLowerCase();
 }
@@ -63,7 +66,12 @@ export function createOrderService(deps: CoreDeps): OrderService {
       downloads.push(...(await linksForGrant(deps, repos, grant)));
     }
     return {
-      order: { id: order.id, source: order.source, external_id: order.externalId, created_at: order.createdAt },
+      order: {
+        id: order.id,
+        source: order.source,
+        external_id: order.externalId,
+        created_at: order.createdAt,
+      },
       customer: toCustomerView(customer),
       grants: grantViews,
       downloads,
@@ -90,7 +98,8 @@ export function createOrderService(deps: CoreDeps): OrderService {
   /** A concurrent request with the same key or external id won the race: answer with its order. */
   async function raced(repos: Repositories, input: CreateOrderInput): Promise<OrderView> {
     const winner = await existing(repos, input);
-    if (!winner) throw new AppError('INTERNAL', { message: 'order conflicted but the winner is not visible' });
+    if (!winner)
+      throw new AppError('INTERNAL', { message: 'order conflicted but the winner is not visible' });
     return view(repos, winner, false);
   }
 
@@ -98,7 +107,10 @@ export function createOrderService(deps: CoreDeps): OrderService {
     async create(input) {
       const email = normalizeEmail(input.email);
       if (input.products.length === 0 || input.products.length > 100) {
-        throw new AppError('INVALID_REQUEST', { message: 'Give 1-100 products.', detail: { path: 'products' } });
+        throw new AppError('INVALID_REQUEST', {
+          message: 'Give 1-100 products.',
+          detail: { path: 'products' },
+        });
       }
       return deps.uow.transaction(async (repos) => {
         const found = await existing(repos, input);
@@ -116,7 +128,12 @@ export function createOrderService(deps: CoreDeps): OrderService {
         // and then answers with this order instead of creating a second one.
         if (
           input.idempotency &&
-          !(await repos.orders.saveIdempotencyKey(input.idempotency.key, input.idempotency.requestHash, orderId, now.toISOString()))
+          !(await repos.orders.saveIdempotencyKey(
+            input.idempotency.key,
+            input.idempotency.requestHash,
+            orderId,
+            now.toISOString(),
+          ))
         ) {
           return raced(repos, input);
         }
@@ -156,7 +173,12 @@ export function createOrderService(deps: CoreDeps): OrderService {
         limit: options.limit,
         ...(options.before ? { before: options.before } : {}),
       });
-      return orders.map((o) => ({ id: o.id, source: o.source, external_id: o.externalId, created_at: o.createdAt }));
+      return orders.map((o) => ({
+        id: o.id,
+        source: o.source,
+        external_id: o.externalId,
+        created_at: o.createdAt,
+      }));
     },
   };
 }

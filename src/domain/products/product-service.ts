@@ -89,13 +89,20 @@ export function createProductService(deps: CoreDeps): ProductService {
     async create(input) {
       const name = input.name.trim();
       if (!name || name.length > MAX_NAME) {
-        throw new AppError('INVALID_REQUEST', { message: 'name must be 1-200 characters.', detail: { path: 'name' } });
+        throw new AppError('INVALID_REQUEST', {
+          message: 'name must be 1-200 characters.',
+          detail: { path: 'name' },
+        });
       }
       const product: Product = {
         id: deps.newId(),
         slug: assertSlug(input.slug ?? slugify(name)),
         name,
-        downloadLimit: assertLimit(input.downloadLimit ?? PRODUCT_DEFAULTS.downloadLimit, 'download_limit', 1_000_000),
+        downloadLimit: assertLimit(
+          input.downloadLimit ?? PRODUCT_DEFAULTS.downloadLimit,
+          'download_limit',
+          1_000_000,
+        ),
         linkTtlSeconds: assertLimit(
           input.linkTtlSeconds ?? PRODUCT_DEFAULTS.linkTtlSeconds,
           'link_ttl',
@@ -158,7 +165,9 @@ export function createProductService(deps: CoreDeps): ProductService {
 
     async list() {
       const products = await uow.repos.products.list();
-      return Promise.all(products.map(async (p) => toProductView(p, await uow.repos.files.listByProduct(p.id))));
+      return Promise.all(
+        products.map(async (p) => toProductView(p, await uow.repos.files.listByProduct(p.id))),
+      );
     },
   };
 }

@@ -26,7 +26,13 @@ export interface StorageSettings {
 /** What may be shown: credentials reduced to a masked hint. */
 export interface StorageDescription {
   active: StorageKind;
-  s3: { endpoint: string; bucket: string; region: string; force_path_style: boolean; credentials_hint: string } | null;
+  s3: {
+    endpoint: string;
+    bucket: string;
+    region: string;
+    force_path_style: boolean;
+    credentials_hint: string;
+  } | null;
 }
 
 interface Stored {
@@ -81,7 +87,10 @@ export function createStorageSettingsStore(deps: {
     },
     async useLocal() {
       const stored = await read();
-      await deps.settings.set(STORAGE_SETTING, JSON.stringify({ ...stored, active: 'local' } satisfies Stored));
+      await deps.settings.set(
+        STORAGE_SETTING,
+        JSON.stringify({ ...stored, active: 'local' } satisfies Stored),
+      );
       return describe();
     },
     async useS3(settings) {

@@ -27,7 +27,10 @@ export function createTokenService(deps: Pick<CoreDeps, 'uow' | 'clock' | 'newId
     async create({ name }) {
       const trimmed = name.trim();
       if (!trimmed || trimmed.length > 100) {
-        throw new AppError('INVALID_REQUEST', { message: 'name must be 1-100 characters.', detail: { path: 'name' } });
+        throw new AppError('INVALID_REQUEST', {
+          message: 'name must be 1-100 characters.',
+          detail: { path: 'name' },
+        });
       }
       const token = `cs_${randomBytes(32).toString('base64url')}`;
       const record: ApiToken = { id: deps.newId(), name: trimmed, createdAt: deps.clock.now().toISOString() };

@@ -89,7 +89,11 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .on('download_events')
     .columns(['grant_id', 'file_id', 'at'])
     .execute();
-  await db.schema.createIndex('download_events_order').on('download_events').columns(['order_id', 'at']).execute();
+  await db.schema
+    .createIndex('download_events_order')
+    .on('download_events')
+    .columns(['order_id', 'at'])
+    .execute();
   await db.schema.createIndex('download_events_at').on('download_events').column('at').execute();
   await db.schema
     .createTable('api_tokens')

@@ -1,0 +1,122 @@
+import { randomUUID } from 'node:crypto';
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { bodyLimit } from 'hono/body-limit';
+import { secureHeaders } from 'hono/secure-headers';
+import type { AppContext } from '../context.ts';
+import { AppError } from '../domain/errors.ts';
+import type { AppEnv } from './env.ts';
+import { renderError, toAppError } from './errors.ts';
+import { requireToken } from './middleware/auth.ts';
+import { clientIP } from './middleware/client-ip.ts';
+import { adminMiscRoutes } from './routes/admin-misc.ts';
+import { orderRoutes } from './routes/orders.ts';
+import { productRoutes } from './routes/products.ts';
+import { publicDownloadRoutes } from './routes/public-downloads.ts';
+
+/** Builds the HTTP app from the context; no ports are opened here (see server.ts). */
+export function createApp(ctx: AppContext): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) {
+        const issue = result.error.issues[0];
+        const path = issue?.path.join('.') ?? '';
+        throw new AppError('INVALID_REQUEST', {
+          message: `${path ? `${path}: ` : ''}${issue?.message ?? 'invalid input'}`,
+          detail: {
+            path,
+            issues: result.error.issues
+              .slice(0, 10)
+              .map((i) => ({ path: i.path.join('.'), message: i.message })),
+          },
+        });
+      }
+    },
+  });
+
+  app.use('*', async (c, next) => {
+    c.set('requestId', c.req.header('x-request-id')?.slice(0, 64) ?? randomUUID());
+    await next();
+  });
+  app.use('*', clientIP(ctx.config.trustedProxies));
+  app.use(
+    '*',
+    secureHeaders({
+      contentSecurityPolicy: {
+        defaultSrc: ["'none'"],
+        styleSrc: ["'unsafe-inline'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+      },
+    }),
+  );
+  app.use('*', async (c, next) => {
+    const started = performance.now();
+    await next();
+    // Link tokens are bearer secrets: only the route shape is logged, never the path itself.
+    const path = c.req.path.replace(/^\/([ad])\/.*/, '/$1/:token');
+    ctx.logger.debug(
+      {
+        reqId: c.var.requestId,
+        method: c.req.method,
+        path,
+        status: c.res.status,
+        ms: Math.round(performance.now() - started),
+      },
+      'request',
+    );
+  });
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', async (c) => {
+    const checks = { database: 'ok', storage: 'ok' };
+    try {
+      await ctx.database.ping();
+    } catch {
+      checks.database = 'unavailable';
+    }
+    try {
+      await (await ctx.blobs.active()).check();
+    } catch {
+      checks.storage = 'unavailable';
+    }
+    const ready = checks.database === 'ok' && checks.storage === 'ok';
+    return c.json({ status: ready ? 'ready' : 'unavailable', checks }, ready ? 200 : 503);
+  });
+
+  app.route('/', publicDownloadRoutes(ctx));
+
+  const api = new OpenAPIHono<AppEnv>({ defaultHook: app.defaultHook });
+  api.use('*', requireToken(ctx.tokens, ctx.rateLimiter));
+  api.use('*', async (c, next) => {
+    // JSON bodies are small; file uploads stream and enforce their own limit.
+    if (/\/files$/.test(c.req.path)) return next();
+    return bodyLimit({
+      maxSize: ctx.config.maxJsonBytes,
+      onError: () => {
+        throw new AppError('PAYLOAD_TOO_LARGE', {
+          message: `JSON bodies may be at most ${ctx.config.maxJsonBytes} bytes.`,
+        });
+      },
+    })(c, next);
+  });
+  api.route('/', productRoutes(ctx));
+  api.route('/', orderRoutes(ctx));
+  api.route('/', adminMiscRoutes(ctx));
+  app.route('/api/v1', api);
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
+  app.doc31('/api/openapi.json', {
+    openapi: '3.1.0',
+    info: { title: 'CloudSecure admin API', version: '1' },
+    servers: [{ url: ctx.config.publicUrl }],
+  });
+
+  app.notFound((c) => renderError(c, new AppError('NOT_FOUND')));
+  app.onError((error, c) => {
+    const appError = toAppError(error);
+    if (appError.code === 'INTERNAL')
+      ctx.logger.error({ err: error, reqId: c.var.requestId }, 'unhandled error');
+    return renderError(c, appError);
+  });
+  return app;
+}

@@ -1,0 +1,131 @@
+import { pipeline, Readable, Transform } from 'node:stream';
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { guessContentType } from '../../adapters/content-type.ts';
+import type { AppContext } from '../../context.ts';
+import { parseDuration } from '../../domain/duration.ts';
+import { AppError } from '../../domain/errors.ts';
+import type { AppEnv } from '../env.ts';
+import { CreateProductSchema, errorResponses, FileSchema, ProductSchema } from '../schemas.ts';
+
+const security = [{ bearer: [] }];
+
+const createProduct = createRoute({
+  method: 'post',
+  path: '/products',
+  tags: ['products'],
+  security,
+  request: { body: { required: true, content: { 'application/json': { schema: CreateProductSchema } } } },
+  responses: {
+    201: { description: 'Created', content: { 'application/json': { schema: ProductSchema } } },
+    ...errorResponses,
+  },
+});
+
+const listProducts = createRoute({
+  method: 'get',
+  path: '/products',
+  tags: ['products'],
+  security,
+  responses: {
+    200: {
+      description: 'All products',
+      content: { 'application/json': { schema: z.object({ products: z.array(ProductSchema) }) } },
+    },
+    ...errorResponses,
+  },
+});
+
+const RefParam = z.object({ ref: z.string().min(1).max(64).openapi({ description: 'Slug or id' }) });
+
+const getProduct = createRoute({
+  method: 'get',
+  path: '/products/{ref}',
+  tags: ['products'],
+  security,
+  request: { params: RefParam },
+  responses: {
+    200: { description: 'The product', content: { 'application/json': { schema: ProductSchema } } },
+    ...errorResponses,
+  },
+});
+
+const uploadFile = createRoute({
+  method: 'post',
+  path: '/products/{ref}/files',
+  tags: ['products'],
+  security,
+  description: 'Streams the raw request body into storage; it is never held in memory whole.',
+  request: {
+    params: RefParam,
+    query: z.object({
+      name: z.string().min(1).max(255).openapi({ description: 'File name shown to buyers' }),
+    }),
+    body: {
+      required: true,
+      content: { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } },
+    },
+  },
+  responses: {
+    201: { description: 'Stored', content: { 'application/json': { schema: FileSchema } } },
+    ...errorResponses,
+  },
+});
+
+export function productRoutes(ctx: AppContext): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>();
+
+  app.openapi(createProduct, async (c) => {
+    const body = c.req.valid('json');
+    const product = await ctx.products.create({
+      name: body.name,
+      ...(body.slug === undefined ? {} : { slug: body.slug }),
+      ...(body.download_limit === undefined ? {} : { downloadLimit: body.download_limit }),
+      ...(body.link_ttl === undefined
+        ? {}
+        : {
+            linkTtlSeconds: typeof body.link_ttl === 'number' ? body.link_ttl : parseDuration(body.link_ttl),
+          }),
+      ...(body.access_days === undefined ? {} : { accessDays: body.access_days }),
+    });
+    return c.json(product, 201);
+  });
+
+  app.openapi(listProducts, async (c) => c.json({ products: await ctx.products.list() }, 200));
+
+  app.openapi(getProduct, async (c) => c.json(await ctx.products.get(c.req.valid('param').ref), 200));
+
+  app.openapi(uploadFile, async (c) => {
+    const { ref } = c.req.valid('param');
+    const { name } = c.req.valid('query');
+    const max = ctx.config.maxUploadBytes;
+    const declared = Number(c.req.header('content-length') ?? Number.NaN);
+    if (declared > max)
+      throw new AppError('PAYLOAD_TOO_LARGE', { message: `Files may be at most ${max} bytes.` });
+    const source =
+      c.env?.incoming ?? (c.req.raw.body ? Readable.fromWeb(c.req.raw.body as never) : Readable.from([]));
+    let seen = 0;
+    // Chunked bodies carry no length: the limit is enforced while streaming, and the partial object removed.
+    const limiter = new Transform({
+      transform(chunk: Buffer, _enc, next) {
+        seen += chunk.length;
+        if (seen > max)
+          next(new AppError('PAYLOAD_TOO_LARGE', { message: `Files may be at most ${max} bytes.` }));
+        else next(null, chunk);
+      },
+    });
+    const declaredType = c.req.header('x-file-content-type') ?? '';
+    const contentType = /^[\w.+-]{1,64}\/[\w.+-]{1,128}$/.test(declaredType)
+      ? declaredType
+      : guessContentType(name);
+    const file = await ctx.products.addFile({
+      product: ref,
+      fileName: name,
+      body: pipeline(source, limiter, () => undefined),
+      contentType,
+      ...(Number.isFinite(declared) ? { size: declared } : {}),
+    });
+    return c.json(file, 201);
+  });
+
+  return app;
+}

@@ -1,0 +1,175 @@
+import { z } from '@hono/zod-openapi';
+
+export const ErrorSchema = z
+  .object({
+    error: z.object({
+      code: z.string().openapi({ example: 'NOT_FOUND' }),
+      message: z.string(),
+      detail: z.record(z.string(), z.unknown()).optional(),
+    }),
+  })
+  .openapi('Error');
+
+export const errorResponses = {
+  400: { description: 'Invalid request', content: { 'application/json': { schema: ErrorSchema } } },
+  401: {
+    description: 'Missing or wrong bearer token',
+    content: { 'application/json': { schema: ErrorSchema } },
+  },
+  404: { description: 'Not found', content: { 'application/json': { schema: ErrorSchema } } },
+} as const;
+
+export const FileSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    size: z.number().int(),
+    sha256: z.string(),
+    content_type: z.string(),
+    created_at: z.string(),
+  })
+  .openapi('File');
+
+export const ProductSchema = z
+  .object({
+    id: z.string(),
+    slug: z.string(),
+    name: z.string(),
+    download_limit: z.number().int(),
+    link_ttl_seconds: z.number().int(),
+    access_days: z.number().int(),
+    created_at: z.string(),
+    files: z.array(FileSchema),
+  })
+  .openapi('Product');
+
+const durationPattern = /^\d{1,9}[smhd]?$/;
+
+export const CreateProductSchema = z
+  .object({
+    name: z.string().min(1).max(200),
+    slug: z.string().min(1).max(64).optional(),
+    download_limit: z
+      .number()
+      .int()
+      .min(0)
+      .max(1_000_000)
+      .optional()
+      .openapi({ description: '0 = unlimited' }),
+    link_ttl: z
+      .union([z.number().int().min(0), z.string().regex(durationPattern)])
+      .optional()
+      .openapi({
+        description: 'Seconds, or a duration like 15m, 24h, 7d; 0 = until access ends',
+        example: '24h',
+      }),
+    access_days: z.number().int().min(0).max(36_500).optional().openapi({ description: '0 = no end' }),
+  })
+  .strict()
+  .openapi('CreateProduct');
+
+export const DownloadLinkSchema = z
+  .object({
+    grant_id: z.string(),
+    product: z.string(),
+    file_id: z.string(),
+    file: z.string(),
+    size: z.number().int(),
+    url: z.string().openapi({ description: 'Direct link: serves the file and counts it' }),
+    access_url: z.string().openapi({ description: 'Access page: lists the files, never counts' }),
+    expires_at: z.string().nullable(),
+    access_expires_at: z.string().nullable(),
+    downloads_left: z.number().int().nullable().openapi({ description: 'null = unlimited' }),
+    revoked: z.boolean(),
+  })
+  .openapi('DownloadLink');
+
+export const GrantSchema = z
+  .object({
+    id: z.string(),
+    order_id: z.string(),
+    customer_id: z.string(),
+    product: z.string(),
+    download_limit: z.number().int(),
+    access_expires_at: z.string().nullable(),
+    revoked_at: z.string().nullable(),
+    created_at: z.string(),
+    status: z.enum(['active', 'GRANT_REVOKED', 'ACCESS_EXPIRED']),
+  })
+  .openapi('Grant');
+
+export const OrderSummarySchema = z
+  .object({ id: z.string(), source: z.string(), external_id: z.string().nullable(), created_at: z.string() })
+  .openapi('OrderSummary');
+
+export const OrderSchema = z
+  .object({
+    order: OrderSummarySchema,
+    customer: z.object({ id: z.string(), email: z.string(), name: z.string().nullable() }),
+    grants: z.array(GrantSchema),
+    downloads: z.array(DownloadLinkSchema),
+    created: z.boolean(),
+  })
+  .openapi('Order');
+
+export const CreateOrderSchema = z
+  .object({
+    email: z.string().min(3).max(254),
+    name: z.string().max(200).optional(),
+    products: z.array(z.string().min(1).max(64)).min(1).max(100),
+    external_id: z.string().min(1).max(200).optional(),
+  })
+  .strict()
+  .openapi('CreateOrder');
+
+export const DownloadEventSchema = z
+  .object({
+    id: z.string(),
+    at: z.string(),
+    ip: z.string().nullable(),
+    user_agent: z.string().nullable(),
+    grant_id: z.string(),
+    order_id: z.string(),
+    customer_id: z.string(),
+    file_id: z.string(),
+    file: z.string(),
+    bytes: z.number().int().nullable(),
+    status: z.string(),
+    counted: z.boolean(),
+    range: z.string().nullable(),
+  })
+  .openapi('DownloadEvent');
+
+export const StorageSchema = z
+  .object({
+    active: z.enum(['local', 's3']),
+    s3: z
+      .object({
+        endpoint: z.string(),
+        bucket: z.string(),
+        region: z.string(),
+        force_path_style: z.boolean(),
+        credentials_hint: z.string().openapi({ description: 'Masked; credentials are never returned' }),
+      })
+      .nullable(),
+  })
+  .openapi('Storage');
+
+export const UpdateStorageSchema = z
+  .discriminatedUnion('active', [
+    z.object({ active: z.literal('local') }).strict(),
+    z
+      .object({
+        active: z.literal('s3'),
+        endpoint: z.url({ protocol: /^https?$/ }),
+        bucket: z.string().min(1).max(255),
+        region: z.string().min(1).max(64).default('auto'),
+        force_path_style: z.boolean().default(false),
+        access_key_id: z.string().min(1).max(256),
+        secret_access_key: z.string().min(1).max(256),
+      })
+      .strict(),
+  ])
+  .openapi('UpdateStorage');
+
+export const IdParam = z.object({ id: z.string().min(1).max(64) });
