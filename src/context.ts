@@ -72,6 +72,7 @@ export async function createAppContext(
     local: createLocalBlobStore(join(config.dataDir, 'files')),
     settings: storage,
   });
+  storage.onChange(() => blobs.invalidate());
   const clock = options.clock ?? { now: () => new Date() };
   const deps: CoreDeps = {
     uow,

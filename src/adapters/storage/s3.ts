@@ -15,6 +15,9 @@ import type { S3Settings } from '../../domain/storage/storage-settings.ts';
 /** Presigned URLs live at most this long: enough to start a download, too short to share. */
 export const MAX_PRESIGN_SECONDS = 300;
 
+/** A readiness probe must answer even when the endpoint swallows packets instead of refusing them. */
+const CHECK_TIMEOUT_MS = 5_000;
+
 /**
  * Any S3-compatible store, Cloudflare R2 included. R2 wants region `auto` and rejects the checksum
  * headers and `x-amz-checksum-mode` that SDK ≥ 3.729 adds by default, hence `WHEN_REQUIRED`.
@@ -76,7 +79,9 @@ export function createS3BlobStore(settings: S3Settings): BlobStore {
       );
     },
     async check() {
-      await client.send(new HeadBucketCommand({ Bucket }));
+      await client.send(new HeadBucketCommand({ Bucket }), {
+        abortSignal: AbortSignal.timeout(CHECK_TIMEOUT_MS),
+      });
     },
   };
 }

@@ -49,6 +49,8 @@ export interface StorageSettingsStore {
   useLocal(): Promise<StorageDescription>;
   useS3(settings: S3Settings): Promise<StorageDescription>;
   describe(): Promise<StorageDescription>;
+  /** Calls `listener` after every change saved through this store. */
+  onChange(listener: () => void): void;
 }
 
 /** Storage settings live in the database; the S3 credentials only sealed by the secret box. */
@@ -57,6 +59,11 @@ export function createStorageSettingsStore(deps: {
   secrets: SecretRepo;
   box: SecretBox;
 }): StorageSettingsStore {
+  const listeners: (() => void)[] = [];
+  function changed(): void {
+    for (const listener of listeners) listener();
+  }
+
   async function read(): Promise<Stored> {
     const raw = await deps.settings.get(STORAGE_SETTING);
     return raw ? (JSON.parse(raw) as Stored) : { active: 'local', s3: null };
@@ -91,6 +98,7 @@ export function createStorageSettingsStore(deps: {
         STORAGE_SETTING,
         JSON.stringify({ ...stored, active: 'local' } satisfies Stored),
       );
+      changed();
       return describe();
     },
     async useS3(settings) {
@@ -102,8 +110,12 @@ export function createStorageSettingsStore(deps: {
         hint: `${maskSecret(accessKeyId)} / ${maskSecret(secretAccessKey)}`,
       });
       await deps.settings.set(STORAGE_SETTING, JSON.stringify({ active: 's3', s3: plain } satisfies Stored));
+      changed();
       return describe();
     },
     describe,
+    onChange: (listener) => {
+      listeners.push(listener);
+    },
   };
 }
