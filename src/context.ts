@@ -60,7 +60,10 @@ export async function createAppContext(
         'and every issued link stops working. Set CLOUDSECURE_MASTER_KEY to manage it yourself. !!!',
     );
   }
-  const database = openDatabase(config.databaseUrl, { poolSize: config.dbPoolSize });
+  const database = openDatabase(config.databaseUrl, {
+    poolSize: config.dbPoolSize,
+    onPoolError: (err) => logger.warn({ err }, 'a pooled database connection failed; it will be replaced'),
+  });
   if (options.migrate !== false) await database.migrate();
   const uow = createUnitOfWork(database.db);
   const storage = createStorageSettingsStore({

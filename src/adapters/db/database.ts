@@ -31,10 +31,16 @@ const MIGRATIONS: Record<string, Migration> = { '0001-init': m0001 };
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
 
 /** Opens SQLite (a file path, `sqlite:PATH` or `:memory:`) or PostgreSQL (`postgres://…`). */
-export function openDatabase(url: string, options: { poolSize?: number } = {}): Database {
+export interface OpenOptions {
+  poolSize?: number;
+  /** Errors of idle pooled connections (server restart, failover); the pool replaces the client itself. */
+  onPoolError?: (error: Error) => void;
+}
+
+export function openDatabase(url: string, options: OpenOptions = {}): Database {
   const dialect: Dialect = /^postgres(ql)?:\/\//.test(url) ? 'postgres' : 'sqlite';
   const db = new Kysely<DB>({
-    dialect: dialect === 'postgres' ? postgres(url, options.poolSize ?? 10) : sqlite(url),
+    dialect: dialect === 'postgres' ? postgres(url, options.poolSize ?? 10, options.onPoolError) : sqlite(url),
   });
   return {
     db,
@@ -67,7 +73,7 @@ function sqlite(url: string): SqliteDialect {
   });
 }
 
-function postgres(url: string, max: number): PostgresDialect {
+function postgres(url: string, max: number, onPoolError?: (error: Error) => void): PostgresDialect {
   // bigint (int8) columns hold byte sizes; they fit a JS number up to 8 PiB, so parse them as numbers.
   const types = {
     getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
@@ -75,5 +81,9 @@ function postgres(url: string, max: number): PostgresDialect {
         ? (value: string) => Number(value)
         : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
   };
-  return new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max, types }) });
+  const pool = new pg.Pool({ connectionString: url, max, types });
+  // An idle client whose connection the server ends emits 'error' on the pool; unhandled, Node would
+  // crash the process on a PostgreSQL restart or failover.
+  pool.on('error', (error) => onPoolError?.(error));
+  return new PostgresDialect({ pool });
 }
