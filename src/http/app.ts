@@ -18,15 +18,17 @@ export function createApp(ctx: AppContext): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
       if (!result.success) {
-        const issue = result.error.issues[0];
-        const path = issue?.path.join('.') ?? '';
+        const issues = result.error.issues;
+        // An unknown field is reported on its parent object; name the field itself instead.
+        const pathOf = (i: (typeof issues)[number]): string =>
+          [...i.path, ...(i.code === 'unrecognized_keys' ? i.keys.slice(0, 1) : [])].join('.');
+        const issue = issues[0];
+        const path = issue ? pathOf(issue) : '';
         throw new AppError('INVALID_REQUEST', {
           message: `${path ? `${path}: ` : ''}${issue?.message ?? 'invalid input'}`,
           detail: {
             path,
-            issues: result.error.issues
-              .slice(0, 10)
-              .map((i) => ({ path: i.path.join('.'), message: i.message })),
+            issues: issues.slice(0, 10).map((i) => ({ path: pathOf(i), message: i.message })),
           },
         });
       }
