@@ -58,6 +58,7 @@ export interface Config {
   ipRetentionDays: number;
   /** Failed link or token attempts allowed per client IP and minute. */
   rateLimitPerMinute: number;
+  /** Serve Prometheus metrics at /metrics (admin bearer token required). */
   metrics: boolean;
 }
 

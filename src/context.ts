@@ -1,10 +1,11 @@
-import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { deriveKey, loadMasterKey } from './adapters/crypto/keys.ts';
 import { createSecretBox } from './adapters/crypto/secret-box.ts';
 import { type Database, openDatabase } from './adapters/db/database.ts';
 import { createUnitOfWork } from './adapters/db/unit-of-work.ts';
+import { createUUIDv7Generator } from './adapters/ids.ts';
+import { createMetrics, type Metrics } from './adapters/metrics.ts';
 import {
   createMemoryRateLimiter,
   createRedisRateLimiter,
@@ -31,6 +32,7 @@ export interface AppContext {
   blobs: BlobStores;
   storage: StorageSettingsStore;
   rateLimiter: RateLimiter;
+  metrics: Metrics;
   clock: Clock;
   products: ProductService;
   orders: OrderService;
@@ -83,7 +85,7 @@ export async function createAppContext(
     clock,
     links: createLinkSigner(deriveKey(master.key, 'link-token')),
     publicUrl: config.publicUrl,
-    newId: randomUUID,
+    newId: createUUIDv7Generator(),
   };
   const rateLimiter = config.redisUrl
     ? createRedisRateLimiter(config.redisUrl, config.rateLimitPerMinute, `${config.redisPrefix}rl:`)
@@ -95,6 +97,7 @@ export async function createAppContext(
     blobs,
     storage,
     rateLimiter,
+    metrics: createMetrics(),
     clock,
     products: createProductService(deps),
     orders: createOrderService(deps),

@@ -3,6 +3,7 @@ import { readdir } from 'node:fs/promises';
 import { request } from 'node:http';
 import { dirname, join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { purchase } from './helpers/fixtures.ts';
 import { createHarness, type Harness } from './helpers/harness.ts';
 
 let h: Harness;
@@ -699,5 +700,20 @@ describe('OpenAPI document', () => {
         expect(operation!.security).toEqual([{ bearer: [] }]);
       }
     }
+  });
+});
+
+describe('metrics', () => {
+  it('serves Prometheus metrics to admin tokens only, with route patterns instead of link tokens', async () => {
+    const auth = await h.adminAuth();
+    expect((await fetch(`${h.url}/metrics`)).status).toBe(401);
+    const link = (await purchase(h)).url;
+    await (await fetch(link)).arrayBuffer();
+    const res = await fetch(`${h.url}/metrics`, { headers: { authorization: auth } });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).toContain('cloudsecure_downloads_total{outcome="served"}');
+    expect(text).toContain('route="/d/:token"');
+    expect(text).not.toContain(link.split('/d/')[1]!);
   });
 });

@@ -54,18 +54,18 @@ export function createApp(ctx: AppContext): OpenAPIHono<AppEnv> {
   app.use('*', async (c, next) => {
     const started = performance.now();
     await next();
-    // Link tokens are bearer secrets: only the route shape is logged, never the path itself.
-    const path = c.req.path.replace(/^\/([ad])\/.*/, '/$1/:token');
+    const seconds = (performance.now() - started) / 1000;
+    // Link tokens are bearer secrets: only route patterns are logged and measured, never the raw path.
+    const route = c.req.routePath;
+    const status = c.res.status;
     ctx.logger.debug(
-      {
-        reqId: c.var.requestId,
-        method: c.req.method,
-        path,
-        status: c.res.status,
-        ms: Math.round(performance.now() - started),
-      },
+      { reqId: c.var.requestId, method: c.req.method, route, status, ms: Math.round(seconds * 1000) },
       'request',
     );
+    ctx.metrics.observeRequest({ method: c.req.method, route, status }, seconds);
+    if (route === '/d/:token' && c.req.method !== 'HEAD') {
+      ctx.metrics.countDownload(c.error ? toAppError(c.error).code : status >= 300 ? 'redirected' : 'served');
+    }
   });
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
@@ -84,6 +84,12 @@ export function createApp(ctx: AppContext): OpenAPIHono<AppEnv> {
     const ready = checks.database === 'ok' && checks.storage === 'ok';
     return c.json({ status: ready ? 'ready' : 'unavailable', checks }, ready ? 200 : 503);
   });
+
+  if (ctx.config.metrics) {
+    app.get('/metrics', requireToken(ctx.tokens, ctx.rateLimiter), async (c) =>
+      c.text(await ctx.metrics.registry.metrics(), 200, { 'Content-Type': ctx.metrics.registry.contentType }),
+    );
+  }
 
   app.route('/', publicDownloadRoutes(ctx));
 
