@@ -71,7 +71,7 @@ export class ConfigError extends Error {
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Readonly<Config> {
   const parsed = schema.safeParse(
-    Object.fromEntries(Object.entries(env).filter(([k, v]) => k.startsWith('CLOUDSECURE_') && v !== '')),
+    Object.fromEntries(Object.entries(env).filter(([k, v]) => k.startsWith('CLOUDSECURE_') && v?.trim())),
   );
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
@@ -80,11 +80,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const dataDir = resolve(e.CLOUDSECURE_DATA_DIR);
   const publicHost =
     e.CLOUDSECURE_HOST === '0.0.0.0' || e.CLOUDSECURE_HOST === '::' ? 'localhost' : e.CLOUDSECURE_HOST;
+  const urlHost = publicHost.includes(':') ? `[${publicHost}]` : publicHost;
   return Object.freeze({
     dataDir,
     host: e.CLOUDSECURE_HOST,
     port: e.CLOUDSECURE_PORT,
-    publicUrl: (e.CLOUDSECURE_PUBLIC_URL ?? `http://${publicHost}:${e.CLOUDSECURE_PORT}`).replace(/\/+$/, ''),
+    publicUrl: (e.CLOUDSECURE_PUBLIC_URL ?? `http://${urlHost}:${e.CLOUDSECURE_PORT}`).replace(/\/+$/, ''),
     databaseUrl: e.CLOUDSECURE_DATABASE_URL ?? `${dataDir}/cloudsecure.sqlite`,
     dbPoolSize: e.CLOUDSECURE_DB_POOL_SIZE,
     masterKey: e.CLOUDSECURE_MASTER_KEY,

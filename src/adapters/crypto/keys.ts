@@ -19,9 +19,14 @@ export interface MasterKeySource {
 
 export function parseMasterKey(text: string): Buffer {
   const trimmed = text.trim();
-  const key = /^[0-9a-f]{64}$/i.test(trimmed) ? Buffer.from(trimmed, 'hex') : Buffer.from(trimmed, 'base64');
-  if (key.length !== 32) throw new Error('the master key must be 32 bytes, given as base64 or 64 hex digits');
-  return key;
+  // Strict formats only: Node's base64 decoder skips stray characters, so a mangled key would
+  // otherwise decode to some other 32 bytes and silently break every link and stored secret.
+  if (/^[0-9a-f]{64}$/i.test(trimmed)) return Buffer.from(trimmed, 'hex');
+  if (/^[A-Za-z0-9+/]{43}=?$/.test(trimmed) || /^[A-Za-z0-9_-]{43}$/.test(trimmed)) {
+    const key = Buffer.from(trimmed, 'base64');
+    if (key.length === 32) return key;
+  }
+  throw new Error('the master key must be 32 bytes, given as base64 or 64 hex digits');
 }
 
 /** Returns the configured master key, or the one in the data dir, generating it on first use. */

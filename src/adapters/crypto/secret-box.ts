@@ -11,9 +11,10 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { SecretBox } from '../../domain/ports.ts';
 
 const TAG = 16;
+const IV = 12;
 
 function seal(key: Buffer, plaintext: Buffer, aad: string): [string, string] {
-  const iv = randomBytes(12);
+  const iv = randomBytes(IV);
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   cipher.setAAD(Buffer.from(aad, 'utf8'));
   const body = Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
@@ -21,11 +22,21 @@ function seal(key: Buffer, plaintext: Buffer, aad: string): [string, string] {
 }
 
 function open(key: Buffer, iv: string, body: string, aad: string): Buffer {
-  const raw = Buffer.from(body, 'base64url');
-  const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
+  const ivBytes = decode(iv);
+  const raw = decode(body);
+  if (ivBytes.length !== IV || raw.length < TAG) throw new Error('malformed secret');
+  // authTagLength pins the tag to 16 bytes: GCM would otherwise accept a truncated (4-byte) tag.
+  const decipher = createDecipheriv('aes-256-gcm', key, ivBytes, { authTagLength: TAG });
   decipher.setAAD(Buffer.from(aad, 'utf8'));
   decipher.setAuthTag(raw.subarray(raw.length - TAG));
   return Buffer.concat([decipher.update(raw.subarray(0, raw.length - TAG)), decipher.final()]);
+}
+
+/** Strict base64url: Node's decoder skips stray characters, which would let altered text still open. */
+function decode(text: string): Buffer {
+  const bytes = Buffer.from(text, 'base64url');
+  if (bytes.toString('base64url') !== text) throw new Error('malformed secret');
+  return bytes;
 }
 
 export function createSecretBox(kek: Buffer): SecretBox {
@@ -37,8 +48,11 @@ export function createSecretBox(kek: Buffer): SecretBox {
       return ['v1', dekIv, wrapped, iv, body].join('.');
     },
     open(ciphertext, associatedData) {
-      const [version, dekIv, wrapped, iv, body] = ciphertext.split('.');
-      if (version !== 'v1' || !dekIv || !wrapped || !iv || !body) throw new Error('unknown secret format');
+      const parts = ciphertext.split('.');
+      const [version, dekIv, wrapped, iv, body] = parts;
+      if (parts.length !== 5 || version !== 'v1' || !dekIv || !wrapped || !iv || !body) {
+        throw new Error('unknown secret format');
+      }
       const dek = open(kek, dekIv, wrapped, associatedData);
       return open(dek, iv, body, associatedData).toString('utf8');
     },

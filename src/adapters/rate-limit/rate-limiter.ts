@@ -32,9 +32,14 @@ export function createMemoryRateLimiter(limit: number, now: () => number = Date.
   };
 }
 
-export function createRedisRateLimiter(url: string, limit: number, prefix: string): RateLimiter {
+export function createRedisRateLimiter(
+  url: string,
+  limit: number,
+  prefix: string,
+  now: () => number = Date.now,
+): RateLimiter {
   const redis = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 2, enableOfflineQueue: true });
-  const keyOf = (key: string): string => `${prefix}${Math.floor(Date.now() / WINDOW_MS)}:${key}`;
+  const keyOf = (key: string): string => `${prefix}${Math.floor(now() / WINDOW_MS)}:${key}`;
   return {
     async isLimited(key) {
       const count = await redis.get(keyOf(key));

@@ -43,6 +43,9 @@ export function createLinkSigner(linkKey: Buffer): LinkSigner {
   }
 
   function seal(kind: number, ids: string[], expiresAt: number): string {
+    if (!Number.isInteger(expiresAt) || expiresAt < 0 || expiresAt > 0xffff_ffff) {
+      throw new Error(`expiresAt must be unix seconds from 0 to 2^32-1: ${expiresAt}`);
+    }
     const body = Buffer.alloc(1 + ids.length * 16 + 4);
     body[0] = kind;
     for (const [i, id] of ids.entries()) uuidToBytes(id).copy(body, 1 + i * 16);
@@ -55,7 +58,9 @@ export function createLinkSigner(linkKey: Buffer): LinkSigner {
     // Length check on the text first: a hostile 1 MB "token" is refused without decoding it.
     if (token.length !== Math.ceil((length * 4) / 3) || !/^[A-Za-z0-9_-]+$/.test(token)) return null;
     const raw = Buffer.from(token, 'base64url');
-    if (raw.length !== length || raw[0] !== kind) return null;
+    // The decoder ignores the unused low bits of the last character, so several texts decode to the
+    // same bytes; only the canonical one is accepted, which keeps every token text unique.
+    if (raw.length !== length || raw[0] !== kind || raw.toString('base64url') !== token) return null;
     const body = raw.subarray(0, length - MAC_BYTES);
     if (!timingSafeEqual(mac(body), raw.subarray(length - MAC_BYTES))) return null;
     const ids = Array.from({ length: idCount }, (_, i) =>

@@ -29,17 +29,21 @@ export function assertSlug(slug: string): string {
 /**
  * The name shown to buyers and sent in Content-Disposition. It is never used as a path (objects are
  * stored under random keys), but directory parts, control characters and leading dots are removed so
- * that "../../etc/passwd" becomes "passwd" and a browser never offers a hidden or odd name.
+ * that "../../etc/passwd" becomes "passwd" and a browser never offers a hidden or odd name. Bidi
+ * controls go too: "invoice\u202Efdp.exe" would otherwise display as "invoiceexe.pdf".
  */
 export function sanitizeFileName(raw: string): string {
   const base = raw.split(/[\\/]/).pop() ?? '';
   const cleaned = base
     // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping control characters is the point
-    .replace(/[\u0000-\u001f\u007f-\u009f]/g, '')
-    .replace(/^[.\s]+|[.\s]+$/g, '')
-    .trim();
-  const limited = [...cleaned].slice(0, 200).join('');
-  return limited || 'file';
+    .replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff]/g, '');
+  // Cut by code points (never inside a surrogate pair), then trim what the cut may have exposed.
+  const limited = [...trimName(cleaned)].slice(0, 200).join('');
+  return trimName(limited) || 'file';
+}
+
+function trimName(name: string): string {
+  return name.replace(/^[.\s]+|[.\s]+$/g, '');
 }
 
 export function assertLimit(value: number, field: string, max: number): number {
