@@ -1,10 +1,10 @@
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type ServerProcess, spawnServe, stopProcess } from './helpers/cli.ts';
+import { freePort } from './helpers/harness.ts';
 
 // First start is always on embedded defaults (SQLite, local storage), whichever database the suite uses.
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
@@ -22,18 +22,6 @@ afterAll(async () => {
   await Promise.all(started.map((p) => stopProcess(p, 'SIGKILL')));
   await rm(root, { recursive: true, force: true });
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** This process's environment without any CloudSecure or test database settings, plus `extra`. */
 function freshEnv(extra: Record<string, string>): Record<string, string | undefined> {

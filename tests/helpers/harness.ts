@@ -42,7 +42,8 @@ export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL;
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL;
 export const DIALECT = TEST_DATABASE_URL ? 'postgres' : 'sqlite';
 
-async function freePort(): Promise<number> {
+/** A TCP port that is free on 127.0.0.1 right now. */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);
