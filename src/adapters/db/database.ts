@@ -40,7 +40,8 @@ export interface OpenOptions {
 export function openDatabase(url: string, options: OpenOptions = {}): Database {
   const dialect: Dialect = /^postgres(ql)?:\/\//.test(url) ? 'postgres' : 'sqlite';
   const db = new Kysely<DB>({
-    dialect: dialect === 'postgres' ? postgres(url, options.poolSize ?? 10, options.onPoolError) : sqlite(url),
+    dialect:
+      dialect === 'postgres' ? postgres(url, options.poolSize ?? 10, options.onPoolError) : sqlite(url),
   });
   return {
     db,
