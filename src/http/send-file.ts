@@ -98,9 +98,15 @@ export async function sendStream(
     return new Response(Readable.toWeb(body) as ReadableStream, { status, headers });
   }
   outgoing.writeHead(status, headers);
+  const length = Number(headers['Content-Length']);
   pipeline(body, outgoing).then(
     () => onDone({ bytes, completed: true }),
-    () => onDone({ bytes: Math.max(0, bytes - outgoing.writableLength), completed: false }),
+    () => {
+      // Clients close the connection as soon as the last byte has arrived, which can come before the file
+      // stream's 'end' and makes pipeline report a premature close: judge by what was delivered.
+      const sent = Math.max(0, bytes - outgoing.writableLength);
+      onDone({ bytes: sent, completed: sent === length });
+    },
   );
   return RESPONSE_ALREADY_SENT;
 }

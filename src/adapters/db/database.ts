@@ -7,6 +7,7 @@ import {
   type MigrationProvider,
   Migrator,
   PostgresDialect,
+  type SqliteDatabase,
   SqliteDialect,
   sql,
 } from 'kysely';
@@ -69,7 +70,7 @@ function sqlite(url: string): SqliteDialect {
       database.pragma('busy_timeout = 5000');
       database.pragma('synchronous = NORMAL');
       database.pragma('foreign_keys = ON');
-      return database;
+      return withStatementCache(database);
     },
   });
 }
@@ -87,4 +88,24 @@ function postgres(url: string, max: number, onPoolError?: (error: Error) => void
   // crash the process on a PostgreSQL restart or failover.
   pool.on('error', (error) => onPoolError?.(error));
   return new PostgresDialect({ pool });
+}
+
+/**
+ * Kysely prepares every query anew, and compiling the SQL is a third of a simple query's cost. The texts
+ * are a small fixed set (values are parameters), so prepared statements are kept by text. Safe because
+ * Kysely runs one query at a time on the single SQLite connection.
+ */
+function withStatementCache(database: SQLite.Database): SqliteDatabase {
+  const statements = new Map<string, SQLite.Statement>();
+  return {
+    close: () => database.close(),
+    prepare(text) {
+      let statement = statements.get(text);
+      if (!statement) {
+        statement = database.prepare(text);
+        if (statements.size < 1000) statements.set(text, statement);
+      }
+      return statement;
+    },
+  };
 }

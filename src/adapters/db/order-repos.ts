@@ -169,22 +169,20 @@ export function createGrantRepo(db: Kysely<DB>): GrantRepo {
         .execute();
     },
     async tryUseDownload(grantId, fileId, limit) {
-      await db
-        .insertInto('grant_usage')
-        .values({ grant_id: grantId, file_id: fileId, downloads_used: 0 })
-        .onConflict((oc) => oc.columns(['grant_id', 'file_id']).doNothing())
-        .execute();
-      // One conditional UPDATE is the lock and the check: PostgreSQL re-evaluates the WHERE clause after
-      // waiting for a concurrent writer's row lock, and SQLite serialises writers, so exactly `limit`
+      // One statement is the lock, the check and the count: the upsert locks the usage row (PostgreSQL
+      // re-evaluates the WHERE on the newest row version; SQLite serialises writers), so exactly `limit`
       // concurrent attempts succeed.
-      let update = db
-        .updateTable('grant_usage')
-        .set({ downloads_used: sql`downloads_used + 1` })
-        .where('grant_id', '=', grantId)
-        .where('file_id', '=', fileId);
-      if (limit > 0) update = update.where('downloads_used', '<', limit);
-      const result = await update.executeTakeFirst();
-      return Number(result.numUpdatedRows) === 1;
+      const result = await db
+        .insertInto('grant_usage')
+        .values({ grant_id: grantId, file_id: fileId, downloads_used: 1 })
+        .onConflict((oc) => {
+          const update = oc
+            .columns(['grant_id', 'file_id'])
+            .doUpdateSet({ downloads_used: sql`grant_usage.downloads_used + 1` });
+          return limit > 0 ? update.where('grant_usage.downloads_used', '<', limit) : update;
+        })
+        .executeTakeFirst();
+      return Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
     },
   };
 }

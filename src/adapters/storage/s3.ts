@@ -7,10 +7,10 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { AppError } from '../../domain/errors.ts';
 import type { BlobStore } from '../../domain/ports.ts';
 import type { S3Settings } from '../../domain/storage/storage-settings.ts';
+import { createS3Presigner } from './s3-presigner.ts';
 
 /** Presigned URLs live at most this long: enough to start a download, too short to share. */
 export const MAX_PRESIGN_SECONDS = 300;
@@ -32,6 +32,7 @@ export function createS3BlobStore(settings: S3Settings): BlobStore {
     responseChecksumValidation: 'WHEN_REQUIRED',
   });
   const Bucket = settings.bucket;
+  const presign = createS3Presigner(settings);
 
   return {
     kind: 's3',
@@ -67,16 +68,12 @@ export function createS3BlobStore(settings: S3Settings): BlobStore {
       await client.send(new DeleteObjectCommand({ Bucket, Key: key }));
     },
     presignGet(key, options) {
-      return getSignedUrl(
-        client,
-        new GetObjectCommand({
-          Bucket,
-          Key: key,
-          ResponseContentDisposition: options.contentDisposition,
-          ResponseContentType: options.contentType,
-        }),
-        { expiresIn: Math.min(Math.max(1, options.expiresInSeconds), MAX_PRESIGN_SECONDS) },
-      );
+      return presign({
+        key,
+        expiresInSeconds: Math.min(Math.max(1, options.expiresInSeconds), MAX_PRESIGN_SECONDS),
+        contentDisposition: options.contentDisposition,
+        contentType: options.contentType,
+      });
     },
     async check() {
       await client.send(new HeadBucketCommand({ Bucket }), {
