@@ -1,14 +1,16 @@
+import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { DownloadEventView } from '../src/domain/downloads/download-service.ts';
 import type { DownloadLink, GrantView } from '../src/domain/grants/grant-service.ts';
 import type { OrderView } from '../src/domain/orders/order-service.ts';
 import type { FileView, ProductView } from '../src/domain/products/product-service.ts';
 import type { StorageDescription } from '../src/domain/storage/storage-settings.ts';
-import { cliFailure, cliJSON, runCLI } from './helpers/cli.ts';
+import { BIN, cliFailure, cliJSON, runCLI } from './helpers/cli.ts';
 import { purchase } from './helpers/fixtures.ts';
 import { createHarness, DIALECT, type Harness } from './helpers/harness.ts';
 
@@ -150,6 +152,22 @@ describe('product add-file', () => {
     expect(JSON.parse(result.stdout)).toMatchObject({ name: 'large.bin', sha256: sha256(file.content) });
     // cli-progress draws with block characters, carriage returns, ANSI escapes and a percentage.
     for (const mark of ['█', '░', '▓', '▒', '\r', '\u001b[', '%']) expect(result.stderr).not.toContain(mark);
+  });
+
+  it('shows a progress bar while uploading when stderr is a terminal', async () => {
+    const { product } = await productWithFile();
+    const file = await inputFile('big.bin', 8 * 1024 * 1024);
+    // `script` runs the CLI on a pseudo-terminal, as a person at a shell would.
+    const command = ['node', BIN, 'product', 'add-file', product.slug, '--file', file.path]
+      .map((arg) => `'${arg.replaceAll("'", "'\\''")}'`)
+      .join(' ');
+    const { stdout } = await promisify(execFile)('script', ['-qec', command, '/dev/null'], {
+      env: { ...process.env, ...h.env },
+      maxBuffer: 10 * 1024 * 1024,
+    });
+    expect(stdout).toContain('big.bin [');
+    expect(stdout).toContain('100%');
+    expect(stdout).toContain('8.0/8.0 MB');
   });
 });
 

@@ -43,6 +43,8 @@ export interface BlobStore {
   put(key: string, body: Readable, options: PutOptions): Promise<void>;
   /** Opens a read stream over the object, or over one byte range of it. */
   read(key: string, range?: ByteRange): Promise<Readable>;
+  /** The object's path on local disk, for stores that have one (the HTTP layer sends it buffer-free). */
+  localPath?(key: string): string;
   /** Removes the object; missing objects are not an error. */
   remove(key: string): Promise<void>;
   /** A time-limited URL the buyer can fetch directly, or null when the store serves no URLs. */

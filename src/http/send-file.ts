@@ -1,3 +1,4 @@
+import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
@@ -108,5 +109,67 @@ export async function sendStream(
       onDone({ bytes: sent, completed: sent === length });
     },
   );
+  return RESPONSE_ALREADY_SENT;
+}
+
+const CHUNK_BYTES = 1 << 20;
+
+function ignore(): void {}
+
+/**
+ * Sends bytes [start, end] of a local file through two reused 1 MiB buffers, each refilled only after the
+ * socket has taken it (the write callback). fs.createReadStream allocates a fresh buffer per chunk; in this
+ * process (the AWS SDK loaded) that churn of external memory triggers a full GC every few chunks and halves
+ * the throughput (bench/RESULTS.md).
+ */
+export async function sendLocalFile(
+  outgoing: NonNullable<AppEnv['Bindings']['outgoing']>,
+  status: 200 | 206,
+  headers: Record<string, string>,
+  path: string,
+  range: ByteRange,
+  onDone: (result: SendResult) => void,
+): Promise<Response> {
+  const file = await open(path, 'r');
+  outgoing.writeHead(status, headers);
+  const length = range.end - range.start + 1;
+  let sent = 0;
+  const send = async (): Promise<void> => {
+    const buffers = [Buffer.allocUnsafeSlow(CHUNK_BYTES), Buffer.allocUnsafeSlow(CHUNK_BYTES)];
+    const inFlight: Array<Promise<void>> = [Promise.resolve(), Promise.resolve()];
+    const closed = new Promise<never>((_, reject) => {
+      outgoing.once('close', () => reject(new Error('the client went away')));
+    });
+    closed.catch(ignore);
+    for (let position = range.start, turn = 0; position <= range.end; turn ^= 1) {
+      await Promise.race([inFlight[turn], closed]);
+      const buffer = buffers[turn]!;
+      const { bytesRead } = await file.read(
+        buffer,
+        0,
+        Math.min(buffer.length, range.end - position + 1),
+        position,
+      );
+      if (bytesRead === 0) throw new Error('the file is shorter than its record');
+      position += bytesRead;
+      const write = new Promise<void>((resolve, reject) => {
+        outgoing.write(buffer.subarray(0, bytesRead), (error) => {
+          if (error) return reject(error);
+          sent += bytesRead;
+          resolve();
+        });
+      });
+      write.catch(ignore);
+      inFlight[turn] = write;
+    }
+    await Promise.race([Promise.all(inFlight), closed]);
+    outgoing.end();
+  };
+  send()
+    .catch(() => outgoing.destroy())
+    .finally(() => {
+      file.close().catch(ignore);
+      onDone({ bytes: sent, completed: sent === length });
+    });
   return RESPONSE_ALREADY_SENT;
 }

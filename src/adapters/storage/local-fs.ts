@@ -10,8 +10,7 @@ import type { BlobStore } from '../../domain/ports.ts';
 const KEY_RE = /^[a-z]+\/[0-9a-f-]{36}$/;
 
 export interface LocalBlobStore extends BlobStore {
-  /** Absolute path of an object (for sendfile-style serving). */
-  pathOf(key: string): string;
+  localPath(key: string): string;
 }
 
 export function createLocalBlobStore(root: string): LocalBlobStore {
@@ -22,7 +21,7 @@ export function createLocalBlobStore(root: string): LocalBlobStore {
 
   return {
     kind: 'local',
-    pathOf,
+    localPath: pathOf,
     async put(key, body, options) {
       const target = pathOf(key);
       await mkdir(dirname(target), { recursive: true });

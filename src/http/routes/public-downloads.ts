@@ -3,7 +3,14 @@ import type { AppContext } from '../../context.ts';
 import { AppError } from '../../domain/errors.ts';
 import type { AppEnv } from '../env.ts';
 import { escapeHTML, formatBytes, page } from '../html.ts';
-import { decideRange, dispositionOf, fileHeaders, sendStream } from '../send-file.ts';
+import {
+  decideRange,
+  dispositionOf,
+  fileHeaders,
+  type SendResult,
+  sendLocalFile,
+  sendStream,
+} from '../send-file.ts';
 
 /**
  * Buyers' links. `/a/<token>` is the access page that e-mails carry: opening it (as mail scanners do)
@@ -92,6 +99,28 @@ export function publicDownloadRoutes(ctx: AppContext): Hono<AppEnv> {
       range: range ? (c.req.header('range') ?? null) : null,
       redirected: false,
     });
+    const finish = ({ bytes, completed }: SendResult): void => {
+      downloads.finish(eventId, bytes, completed).catch((error: unknown) => {
+        ctx.logger.error({ err: error, eventId }, 'could not record the end of a download');
+      });
+    };
+    const path = store.localPath?.(file.objectKey);
+    const outgoing = c.env?.outgoing;
+    if (path && outgoing) {
+      try {
+        return await sendLocalFile(
+          outgoing,
+          status,
+          headers,
+          path,
+          range ?? { start: 0, end: file.size - 1 },
+          finish,
+        );
+      } catch (error) {
+        await downloads.finish(eventId, 0, false);
+        throw new AppError('FILE_UNAVAILABLE', { cause: error });
+      }
+    }
     let body: Awaited<ReturnType<typeof store.read>>;
     try {
       body = await store.read(file.objectKey, range);
@@ -99,11 +128,7 @@ export function publicDownloadRoutes(ctx: AppContext): Hono<AppEnv> {
       await downloads.finish(eventId, 0, false);
       throw new AppError('FILE_UNAVAILABLE', { cause: error });
     }
-    return sendStream(c, status, headers, body, ({ bytes, completed }) => {
-      downloads.finish(eventId, bytes, completed).catch((error: unknown) => {
-        ctx.logger.error({ err: error, eventId }, 'could not record the end of a download');
-      });
-    });
+    return sendStream(c, status, headers, body, finish);
   });
 
   return app;
