@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
 import type { DownloadEvent, DownloadStatus } from '../../domain/model.ts';
 import type { DownloadRepo } from '../../domain/ports.ts';
+import { createUUIDv7Generator } from '../ids.ts';
 import type { DB } from './schema.ts';
 
 function toEvent(row: Selectable<DB['download_events']>): DownloadEvent {
@@ -22,9 +22,11 @@ function toEvent(row: Selectable<DB['download_events']>): DownloadEvent {
 }
 
 export function createDownloadRepo(db: Kysely<DB>): DownloadRepo {
+  // Time-ordered ids append to the primary-key index instead of landing at random pages.
+  const newId = createUUIDv7Generator();
   return {
     async insert(e) {
-      const id = randomUUID();
+      const id = newId();
       await db
         .insertInto('download_events')
         .values({

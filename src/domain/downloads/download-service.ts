@@ -3,7 +3,7 @@ import { AppError } from '../errors.ts';
 import { checkGrant, RESUME_WINDOW_MS } from '../grants/grant.ts';
 import { type DownloadLink, linksForGrant } from '../grants/grant-service.ts';
 import type { DownloadEvent, DownloadStatus, Grant, Product, ProductFile } from '../model.ts';
-import type { DownloadEventFilter } from '../ports.ts';
+import type { DownloadEventFilter, Repositories } from '../ports.ts';
 
 export interface Requester {
   ip: string | null;
@@ -60,12 +60,13 @@ export function createDownloadService(deps: CoreDeps): DownloadService {
   const { repos } = deps.uow;
 
   async function log(
+    tx: Repositories,
     grant: Grant,
     file: ProductFile,
     requester: Requester,
     fields: Pick<DownloadEvent, 'status' | 'counted' | 'range' | 'bytes'>,
   ): Promise<string> {
-    return repos.downloads.insert({
+    return tx.downloads.insert({
       at: deps.clock.now().toISOString(),
       grantId: grant.id,
       fileId: file.id,
@@ -88,7 +89,12 @@ export function createDownloadService(deps: CoreDeps): DownloadService {
       if (!grant || !file || file.productId !== grant.productId) throw new AppError('NOT_FOUND');
       const check = checkGrant(grant, deps.clock.now(), claims.expiresAt);
       if (!check.ok) {
-        await log(grant, file, requester, { status: check.code, counted: false, range: null, bytes: 0 });
+        await log(repos, grant, file, requester, {
+          status: check.code,
+          counted: false,
+          range: null,
+          bytes: 0,
+        });
         throw new AppError(check.code);
       }
       return { grant, file };
@@ -98,25 +104,30 @@ export function createDownloadService(deps: CoreDeps): DownloadService {
       const requester = { ip, userAgent };
       const now = deps.clock.now();
       const since = new Date(now.getTime() - RESUME_WINDOW_MS).toISOString();
-      // Download managers and iOS fetch in ranged chunks: a ranged request from the same IP soon after a
-      // counted download is the same download. A request without Range always counts, so a shared link
-      // cannot be replayed for free.
-      const resume = range !== null && (await repos.downloads.hasCountedSince(grant.id, file.id, ip, since));
-      if (!resume && !(await repos.grants.tryUseDownload(grant.id, file.id, grant.downloadLimit))) {
-        await log(grant, file, requester, {
-          status: 'DOWNLOAD_LIMIT_REACHED',
-          counted: false,
+      // The count and its log entry commit together: a crash can never leave a used download unlogged.
+      const eventId = await deps.uow.transaction(async (tx) => {
+        // Download managers and iOS fetch in ranged chunks: a ranged request from the same IP soon after a
+        // counted download is the same download. A request without Range always counts, so a shared link
+        // cannot be replayed for free.
+        const resume = range !== null && (await tx.downloads.hasCountedSince(grant.id, file.id, ip, since));
+        if (!resume && !(await tx.grants.tryUseDownload(grant.id, file.id, grant.downloadLimit))) {
+          await log(tx, grant, file, requester, {
+            status: 'DOWNLOAD_LIMIT_REACHED',
+            counted: false,
+            range,
+            bytes: 0,
+          });
+          return null;
+        }
+        return log(tx, grant, file, requester, {
+          status: redirected ? 'redirected' : 'started',
+          counted: !resume,
           range,
-          bytes: 0,
+          bytes: redirected ? null : 0,
         });
-        throw new AppError('DOWNLOAD_LIMIT_REACHED');
-      }
-      return log(grant, file, requester, {
-        status: redirected ? 'redirected' : 'started',
-        counted: !resume,
-        range,
-        bytes: redirected ? null : 0,
       });
+      if (eventId === null) throw new AppError('DOWNLOAD_LIMIT_REACHED');
+      return eventId;
     },
 
     finish: (eventId, bytes, completed) =>
