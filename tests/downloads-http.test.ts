@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import { get as httpGet } from 'node:http';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import contentDisposition from 'content-disposition';
@@ -119,6 +121,23 @@ describe('direct download link', () => {
     const res = await fetch(`${h.url}/d/${flipped}`, { headers: json });
     expect(res.status).toBe(404);
     expect(await res.json()).toEqual({ error: { code: 'NOT_FOUND', message: 'Not found.' } });
+  });
+});
+
+describe('a stored file that has gone missing', () => {
+  it('answers 503 FILE_UNAVAILABLE without using a download', async () => {
+    const p = await purchase(h, { product: { downloadLimit: 2 } });
+    const fileId = p.order.downloads[0]!.file_id;
+    const row = await h.ctx.database.db
+      .selectFrom('files')
+      .select('object_key')
+      .where('id', '=', fileId)
+      .executeTakeFirstOrThrow();
+    await rm(join(h.dataDir, 'files', row.object_key));
+    const res = await fetch(p.url, { headers: { accept: 'application/json' } });
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('FILE_UNAVAILABLE');
+    expect((await h.ctx.grants.createLinks(p.grantId))[0]!.downloads_left).toBe(2);
   });
 });
 

@@ -1,4 +1,4 @@
-import { open } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
@@ -114,6 +114,11 @@ export async function sendStream(
 
 const CHUNK_BYTES = 1 << 20;
 
+/** Opens a stored file for sending; fails before anything is counted when the file is gone. */
+export function openLocalFile(path: string): Promise<FileHandle> {
+  return open(path, 'r');
+}
+
 function ignore(): void {}
 
 /**
@@ -122,15 +127,14 @@ function ignore(): void {}
  * process (the AWS SDK loaded) that churn of external memory triggers a full GC every few chunks and halves
  * the throughput (bench/RESULTS.md).
  */
-export async function sendLocalFile(
+export function sendLocalFile(
   outgoing: NonNullable<AppEnv['Bindings']['outgoing']>,
   status: 200 | 206,
   headers: Record<string, string>,
-  path: string,
+  file: FileHandle,
   range: ByteRange,
   onDone: (result: SendResult) => void,
-): Promise<Response> {
-  const file = await open(path, 'r');
+): Response {
   outgoing.writeHead(status, headers);
   const length = range.end - range.start + 1;
   let sent = 0;

@@ -7,6 +7,7 @@ import {
   decideRange,
   dispositionOf,
   fileHeaders,
+  openLocalFile,
   type SendResult,
   sendLocalFile,
   sendStream,
@@ -93,33 +94,36 @@ export function publicDownloadRoutes(ctx: AppContext): Hono<AppEnv> {
     if (range) headers['Content-Range'] = `bytes ${range.start}-${range.end}/${file.size}`;
     if (isHead) return c.body(null, status, headers);
 
-    const eventId = await downloads.begin({
-      ...authorized,
-      ...requester,
-      range: range ? (c.req.header('range') ?? null) : null,
-      redirected: false,
-    });
+    const path = store.localPath?.(file.objectKey);
+    const outgoing = c.env?.outgoing;
+    // Open the file before counting, so a missing or unreadable file never costs the buyer a download.
+    const handle = path && outgoing ? await openLocalFile(path).catch(unavailable) : undefined;
+    let eventId: string;
+    try {
+      eventId = await downloads.begin({
+        ...authorized,
+        ...requester,
+        range: range ? (c.req.header('range') ?? null) : null,
+        redirected: false,
+      });
+    } catch (error) {
+      await handle?.close();
+      throw error;
+    }
     const finish = ({ bytes, completed }: SendResult): void => {
       downloads.finish(eventId, bytes, completed).catch((error: unknown) => {
         ctx.logger.error({ err: error, eventId }, 'could not record the end of a download');
       });
     };
-    const path = store.localPath?.(file.objectKey);
-    const outgoing = c.env?.outgoing;
-    if (path && outgoing) {
-      try {
-        return await sendLocalFile(
-          outgoing,
-          status,
-          headers,
-          path,
-          range ?? { start: 0, end: file.size - 1 },
-          finish,
-        );
-      } catch (error) {
-        await downloads.finish(eventId, 0, false);
-        throw new AppError('FILE_UNAVAILABLE', { cause: error });
-      }
+    if (handle && outgoing) {
+      return sendLocalFile(
+        outgoing,
+        status,
+        headers,
+        handle,
+        range ?? { start: 0, end: file.size - 1 },
+        finish,
+      );
     }
     let body: Awaited<ReturnType<typeof store.read>>;
     try {
@@ -132,4 +136,8 @@ export function publicDownloadRoutes(ctx: AppContext): Hono<AppEnv> {
   });
 
   return app;
+}
+
+function unavailable(error: unknown): never {
+  throw new AppError('FILE_UNAVAILABLE', { cause: error });
 }
