@@ -677,3 +677,18 @@ describe('rate limiting of links', () => {
     expect(list).toHaveLength(6);
   });
 });
+
+describe('IP retention', () => {
+  it('erases client IPs once they are older than the retention period, keeping the events', async () => {
+    const p = await purchase(h);
+    await (await fetch(p.url)).arrayBuffer();
+    expect(await h.ctx.downloads.pruneIps(h.config.ipRetentionDays)).toBe(0);
+    h.clock.advance((h.config.ipRetentionDays + 1) * 86_400_000);
+    expect(await h.ctx.downloads.pruneIps(h.config.ipRetentionDays)).toBeGreaterThanOrEqual(1);
+    const events = await h.ctx.downloads.list({ grantId: p.grantId });
+    expect(events.length).toBeGreaterThanOrEqual(1);
+    expect(events.every((e) => e.ip === null)).toBe(true);
+    const stored = await h.ctx.database.db.selectFrom('download_events').select('ip').execute();
+    expect(stored.filter((r) => r.ip !== null)).toEqual([]);
+  });
+});
