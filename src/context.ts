@@ -67,7 +67,7 @@ export async function createAppContext(
     onPoolError: (err) => logger.warn({ err }, 'a pooled database connection failed; it will be replaced'),
   });
   if (options.migrate !== false) await database.migrate();
-  const uow = createUnitOfWork(database.db);
+  const uow = createUnitOfWork(database.db, database.dialect);
   const storage = createStorageSettingsStore({
     settings: uow.repos.settings,
     secrets: uow.repos.secrets,

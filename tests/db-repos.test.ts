@@ -10,7 +10,7 @@ let uow: UnitOfWork;
 let repos: Repositories;
 beforeAll(async () => {
   h = await createHarness();
-  uow = createUnitOfWork(h.ctx.database.db);
+  uow = createUnitOfWork(h.ctx.database.db, h.ctx.database.dialect);
   repos = uow.repos;
 });
 afterAll(async () => {
@@ -28,6 +28,8 @@ function product(changes: Partial<Product> = {}): Product {
     slug: `p-${id.slice(0, 8)}`,
     name: 'Product',
     downloadLimit: 5,
+    itemId: null,
+    licensePolicy: null,
     linkTtlSeconds: 86_400,
     accessDays: 30,
     createdAt: at(0),

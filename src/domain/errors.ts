@@ -24,6 +24,8 @@ export const HTTP_STATUS = {
   RANGE_NOT_SATISFIABLE: 416,
   /** A product slug that another product already uses. */
   SLUG_TAKEN: 409,
+  /** An EDD item id that another product already uses. */
+  ITEM_ID_TAKEN: 409,
   /** The same Idempotency-Key was sent with a different request body. */
   IDEMPOTENCY_KEY_REUSED: 422,
   /** Too many failed attempts from this client; retry later. */

@@ -1,4 +1,5 @@
 /** Records the core works with. Times are ISO-8601 UTC strings; sizes are bytes. */
+import type { LicensePolicy } from './licenses/license.ts';
 
 export interface Product {
   id: string;
@@ -10,6 +11,10 @@ export interface Product {
   linkTtlSeconds: number;
   /** Days of access after purchase; 0 = no end. */
   accessDays: number;
+  /** Numeric id for EDD-compatible clients (`item_id`); settable so migrated plugins keep theirs. */
+  itemId: number | null;
+  /** Set when purchases of this product carry license keys. */
+  licensePolicy: LicensePolicy | null;
   createdAt: string;
 }
 

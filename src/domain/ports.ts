@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { Activation, ActivationKind, License } from './licenses/license.ts';
 import type {
   ApiToken,
   Customer,
@@ -74,7 +75,12 @@ export interface ProductRepo {
   insert(product: Product): Promise<boolean>;
   findBySlugOrId(ref: string): Promise<Product | undefined>;
   findById(id: string): Promise<Product | undefined>;
+  findByItemId(itemId: number): Promise<Product | undefined>;
+  /** The next free item id (largest + 1, at least 1000). */
+  nextItemId(): Promise<number>;
   list(): Promise<Product[]>;
+  /** Saves name and policy changes; returns false when the item id is taken by another product. */
+  update(product: Product): Promise<boolean>;
 }
 
 export interface FileRepo {
@@ -149,6 +155,43 @@ export interface SecretRepo {
   findById(id: string): Promise<StoredSecret | undefined>;
 }
 
+export interface LicenseEvent {
+  id: string;
+  licenseId: string;
+  type: string;
+  detail: Record<string, unknown>;
+  at: string;
+}
+
+export interface LicenseRepo {
+  insert(license: License, keyHash: string, keyCiphertext: string): Promise<void>;
+  findById(id: string): Promise<License | undefined>;
+  findByKeyHash(keyHash: string): Promise<License | undefined>;
+  listByOrder(orderId: string): Promise<License[]>;
+  listByCustomer(customerId: string): Promise<License[]>;
+  /** The sealed key (see SecretBox), to show a buyer their key again. */
+  keyCiphertext(id: string): Promise<string | undefined>;
+  update(
+    id: string,
+    changes: Partial<Pick<License, 'status' | 'expiresAt' | 'customerId' | 'activationLimit'>>,
+  ): Promise<void>;
+  /** Holds the license row until the transaction ends, so activation limits hold under concurrency. */
+  lock(id: string): Promise<void>;
+  /** Activations that are currently active, oldest first. */
+  activeActivations(licenseId: string): Promise<Activation[]>;
+  findActiveActivation(
+    licenseId: string,
+    kind: ActivationKind,
+    identifier: string,
+  ): Promise<Activation | undefined>;
+  /** Activates (or re-activates a previously deactivated) site or machine. */
+  activate(activation: Activation): Promise<void>;
+  touchActivation(id: string, at: string, version: string | null): Promise<void>;
+  deactivate(id: string, at: string): Promise<void>;
+  addEvent(event: LicenseEvent): Promise<void>;
+  events(licenseId: string): Promise<LicenseEvent[]>;
+}
+
 export interface Repositories {
   products: ProductRepo;
   files: FileRepo;
@@ -159,6 +202,7 @@ export interface Repositories {
   tokens: TokenRepo;
   settings: SettingsRepo;
   secrets: SecretRepo;
+  licenses: LicenseRepo;
 }
 
 /** The database as the core sees it: repositories, and a transaction that groups writes. */

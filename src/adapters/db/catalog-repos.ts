@@ -1,4 +1,5 @@
 import type { Kysely, Selectable } from 'kysely';
+import type { LicensePolicy } from '../../domain/licenses/license.ts';
 import type { Product, ProductFile, StorageKind } from '../../domain/model.ts';
 import type { FileRepo, ProductRepo } from '../../domain/ports.ts';
 import type { DB } from './schema.ts';
@@ -13,7 +14,21 @@ function toProduct(row: Selectable<DB['products']>): Product {
     downloadLimit: row.download_limit,
     linkTtlSeconds: row.link_ttl_seconds,
     accessDays: row.access_days,
+    itemId: row.item_id,
+    licensePolicy: row.license_policy ? (JSON.parse(row.license_policy) as LicensePolicy) : null,
     createdAt: row.created_at,
+  };
+}
+
+function productColumns(p: Product): Omit<DB['products'], 'id' | 'created_at'> {
+  return {
+    slug: p.slug,
+    name: p.name,
+    download_limit: p.downloadLimit,
+    link_ttl_seconds: p.linkTtlSeconds,
+    access_days: p.accessDays,
+    item_id: p.itemId,
+    license_policy: p.licensePolicy ? JSON.stringify(p.licensePolicy) : null,
   };
 }
 
@@ -36,18 +51,34 @@ export function createProductRepo(db: Kysely<DB>): ProductRepo {
     async insert(p) {
       const result = await db
         .insertInto('products')
-        .values({
-          id: p.id,
-          slug: p.slug,
-          name: p.name,
-          download_limit: p.downloadLimit,
-          link_ttl_seconds: p.linkTtlSeconds,
-          access_days: p.accessDays,
-          created_at: p.createdAt,
-        })
-        .onConflict((oc) => oc.column('slug').doNothing())
+        .values({ id: p.id, created_at: p.createdAt, ...productColumns(p) })
+        .onConflict((oc) => oc.doNothing())
         .executeTakeFirst();
       return Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
+    },
+    async update(p) {
+      try {
+        await db.updateTable('products').set(productColumns(p)).where('id', '=', p.id).execute();
+        return true;
+      } catch (error) {
+        if (isUniqueViolation(error)) return false;
+        throw error;
+      }
+    },
+    async findByItemId(itemId) {
+      const row = await db
+        .selectFrom('products')
+        .selectAll()
+        .where('item_id', '=', itemId)
+        .executeTakeFirst();
+      return row && toProduct(row);
+    },
+    async nextItemId() {
+      const row = await db
+        .selectFrom('products')
+        .select((eb) => eb.fn.max('item_id').as('max'))
+        .executeTakeFirst();
+      return Math.max(1000, Number(row?.max ?? 0) + 1);
     },
     async findBySlugOrId(ref) {
       const query = db.selectFrom('products').selectAll();
@@ -102,4 +133,10 @@ export function createFileRepo(db: Kysely<DB>): FileRepo {
       return rows.map(toFile);
     },
   };
+}
+
+/** SQLite and PostgreSQL report unique-key violations differently; both mean "taken". */
+export function isUniqueViolation(error: unknown): boolean {
+  const e = error as { code?: string; message?: string };
+  return e.code === '23505' || e.code === 'SQLITE_CONSTRAINT_UNIQUE';
 }

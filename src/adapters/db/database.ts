@@ -13,6 +13,7 @@ import {
 } from 'kysely';
 import pg from 'pg';
 import * as m0001 from './migrations/0001-init.ts';
+import * as m0002 from './migrations/0002-licensing.ts';
 import type { DB } from './schema.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -27,7 +28,7 @@ export interface Database {
   close(): Promise<void>;
 }
 
-const MIGRATIONS: Record<string, Migration> = { '0001-init': m0001 };
+const MIGRATIONS: Record<string, Migration> = { '0001-init': m0001, '0002-licensing': m0002 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
 

@@ -7,6 +7,9 @@ export interface DB {
     download_limit: number;
     link_ttl_seconds: number;
     access_days: number;
+    item_id: number | null;
+    /** JSON LicensePolicy, or null for unlicensed products. */
+    license_policy: string | null;
     created_at: string;
   };
   files: {
@@ -52,4 +55,31 @@ export interface DB {
   api_tokens: { id: string; name: string; token_hash: string; created_at: string };
   settings: { key: string; value: string };
   secrets: { id: string; purpose: string; ciphertext: string; hint: string; updated_at: string };
+  licenses: {
+    id: string;
+    key_hash: string;
+    key_enc: string;
+    key_hint: string;
+    product_id: string;
+    customer_id: string;
+    order_id: string | null;
+    status: string;
+    expires_at: string | null;
+    activation_limit: number;
+    expiry_stops: string;
+    created_at: string;
+  };
+  activations: {
+    id: string;
+    license_id: string;
+    kind: string;
+    identifier: string;
+    name: string | null;
+    is_local: number;
+    version: string | null;
+    created_at: string;
+    last_seen_at: string;
+    deactivated_at: string | null;
+  };
+  license_events: { id: string; license_id: string; type: string; detail: string; at: string };
 }

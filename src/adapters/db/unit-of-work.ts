@@ -2,11 +2,13 @@ import type { Kysely } from 'kysely';
 import type { Repositories, UnitOfWork } from '../../domain/ports.ts';
 import { createSecretRepo, createSettingsRepo, createTokenRepo } from './admin-repos.ts';
 import { createFileRepo, createProductRepo } from './catalog-repos.ts';
+import type { Dialect } from './database.ts';
 import { createDownloadRepo } from './download-repo.ts';
+import { createLicenseRepo } from './license-repo.ts';
 import { createCustomerRepo, createGrantRepo, createOrderRepo } from './order-repos.ts';
 import type { DB } from './schema.ts';
 
-function createRepositories(db: Kysely<DB>): Repositories {
+function createRepositories(db: Kysely<DB>, dialect: Dialect): Repositories {
   return {
     products: createProductRepo(db),
     files: createFileRepo(db),
@@ -17,12 +19,13 @@ function createRepositories(db: Kysely<DB>): Repositories {
     tokens: createTokenRepo(db),
     settings: createSettingsRepo(db),
     secrets: createSecretRepo(db),
+    licenses: createLicenseRepo(db, dialect),
   };
 }
 
-export function createUnitOfWork(db: Kysely<DB>): UnitOfWork {
+export function createUnitOfWork(db: Kysely<DB>, dialect: Dialect): UnitOfWork {
   return {
-    repos: createRepositories(db),
-    transaction: (work) => db.transaction().execute((trx) => work(createRepositories(trx))),
+    repos: createRepositories(db, dialect),
+    transaction: (work) => db.transaction().execute((trx) => work(createRepositories(trx, dialect))),
   };
 }

@@ -27,6 +27,8 @@ const product: Product = {
   downloadLimit: 3,
   linkTtlSeconds: 900,
   accessDays: 7,
+  itemId: null,
+  licensePolicy: null,
   createdAt: '2029-01-01T00:00:00.000Z',
 };
 

@@ -3,6 +3,7 @@ import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { CoreDeps } from '../core-deps.ts';
 import { AppError } from '../errors.ts';
+import { DEFAULT_POLICY, type LicensePolicy } from '../licenses/license.ts';
 import type { Product, ProductFile } from '../model.ts';
 import { assertLimit, assertSlug, PRODUCT_DEFAULTS, sanitizeFileName, slugify } from './product.ts';
 
@@ -12,6 +13,28 @@ export interface CreateProductInput {
   downloadLimit?: number;
   linkTtlSeconds?: number;
   accessDays?: number;
+  itemId?: number;
+  /** Turns licensing on, with these policy settings over the defaults. */
+  license?: Partial<LicensePolicy>;
+}
+
+export interface UpdateProductInput {
+  product: string;
+  name?: string;
+  downloadLimit?: number;
+  linkTtlSeconds?: number;
+  accessDays?: number;
+  itemId?: number;
+  /** Policy changes (turning licensing on if it was off); `false` turns licensing off. */
+  license?: Partial<LicensePolicy> | false;
+}
+
+export interface LicensePolicyView {
+  activation_limit: number;
+  duration_days: number | null;
+  until: string | null;
+  expiry_stops: LicensePolicy['expiryStops'];
+  local_patterns: string[];
 }
 
 export interface AddFileInput {
@@ -39,12 +62,15 @@ export interface ProductView {
   download_limit: number;
   link_ttl_seconds: number;
   access_days: number;
+  item_id: number | null;
+  license: LicensePolicyView | null;
   created_at: string;
   files: FileView[];
 }
 
 export interface ProductService {
   create(input: CreateProductInput): Promise<ProductView>;
+  update(input: UpdateProductInput): Promise<ProductView>;
   addFile(input: AddFileInput): Promise<FileView>;
   get(ref: string): Promise<ProductView>;
   list(): Promise<ProductView[]>;
@@ -69,12 +95,59 @@ function toProductView(product: Product, files: ProductFile[]): ProductView {
     download_limit: product.downloadLimit,
     link_ttl_seconds: product.linkTtlSeconds,
     access_days: product.accessDays,
+    item_id: product.itemId,
+    license: product.licensePolicy && toPolicyView(product.licensePolicy),
     created_at: product.createdAt,
     files: files.map(toFileView),
   };
 }
 
 const MAX_NAME = 200;
+
+function toPolicyView(policy: LicensePolicy): LicensePolicyView {
+  return {
+    activation_limit: policy.activationLimit,
+    duration_days: policy.durationDays,
+    until: policy.until,
+    expiry_stops: policy.expiryStops,
+    local_patterns: policy.localPatterns,
+  };
+}
+
+/** Merges policy changes over a base policy and validates the result. */
+export function planPolicy(base: LicensePolicy, changes: Partial<LicensePolicy>): LicensePolicy {
+  const policy = { ...base, ...changes };
+  assertLimit(policy.activationLimit, 'activation_limit', 1_000_000);
+  if (policy.durationDays !== null) assertLimit(policy.durationDays, 'license_days', 36_500);
+  if (policy.until !== null && Number.isNaN(Date.parse(policy.until))) {
+    throw new AppError('INVALID_REQUEST', {
+      message: 'license_until must be a date.',
+      detail: { path: 'license_until' },
+    });
+  }
+  if (changes.until) policy.durationDays = null;
+  if (changes.durationDays !== undefined && changes.durationDays !== null) policy.until = null;
+  if (
+    policy.localPatterns.length > 100 ||
+    policy.localPatterns.some((p) => !/^[a-z0-9*.:-]{1,253}$/i.test(p))
+  ) {
+    throw new AppError('INVALID_REQUEST', {
+      message: 'local patterns look like *.local or staging.*',
+      detail: { path: 'local_patterns' },
+    });
+  }
+  return policy;
+}
+
+function assertItemId(itemId: number): number {
+  if (!Number.isInteger(itemId) || itemId < 1 || itemId > 2_147_483_647) {
+    throw new AppError('INVALID_REQUEST', {
+      message: 'item_id must be a positive whole number.',
+      detail: { path: 'item_id' },
+    });
+  }
+  return itemId;
+}
 
 export function createProductService(deps: CoreDeps): ProductService {
   const { uow } = deps;
@@ -109,12 +182,67 @@ export function createProductService(deps: CoreDeps): ProductService {
           365 * 86400,
         ),
         accessDays: assertLimit(input.accessDays ?? PRODUCT_DEFAULTS.accessDays, 'access_days', 36_500),
+        itemId: input.itemId === undefined ? null : assertItemId(input.itemId),
+        licensePolicy: input.license ? planPolicy(DEFAULT_POLICY, input.license) : null,
         createdAt: deps.clock.now().toISOString(),
       };
-      if (!(await uow.repos.products.insert(product))) {
-        throw new AppError('SLUG_TAKEN', { message: `A product with slug "${product.slug}" exists.` });
-      }
-      return toProductView(product, []);
+      return uow.transaction(async (repos) => {
+        if (await repos.products.findBySlugOrId(product.slug)) {
+          throw new AppError('SLUG_TAKEN', { message: `A product with slug "${product.slug}" exists.` });
+        }
+        if (product.itemId !== null && (await repos.products.findByItemId(product.itemId))) {
+          throw new AppError('ITEM_ID_TAKEN', {
+            message: `Item id ${product.itemId} belongs to another product.`,
+          });
+        }
+        // Licensed products get an item id for EDD-style clients even when none is given.
+        if (product.itemId === null && product.licensePolicy)
+          product.itemId = await repos.products.nextItemId();
+        if (!(await repos.products.insert(product))) {
+          throw new AppError('SLUG_TAKEN', {
+            message: `A product with slug "${product.slug}" or its item id exists.`,
+          });
+        }
+        return toProductView(product, []);
+      });
+    },
+
+    async update(input) {
+      return uow.transaction(async (repos) => {
+        const current = await repos.products.findBySlugOrId(input.product);
+        if (!current) throw new AppError('NOT_FOUND', { message: `No product "${input.product}".` });
+        const next: Product = {
+          ...current,
+          ...(input.name === undefined ? {} : { name: input.name.trim() }),
+          ...(input.downloadLimit === undefined
+            ? {}
+            : { downloadLimit: assertLimit(input.downloadLimit, 'download_limit', 1_000_000) }),
+          ...(input.linkTtlSeconds === undefined
+            ? {}
+            : { linkTtlSeconds: assertLimit(input.linkTtlSeconds, 'link_ttl', 365 * 86400) }),
+          ...(input.accessDays === undefined
+            ? {}
+            : { accessDays: assertLimit(input.accessDays, 'access_days', 36_500) }),
+          ...(input.itemId === undefined ? {} : { itemId: assertItemId(input.itemId) }),
+        };
+        if (input.license === false) next.licensePolicy = null;
+        else if (input.license)
+          next.licensePolicy = planPolicy(current.licensePolicy ?? DEFAULT_POLICY, input.license);
+        if (!next.name || next.name.length > MAX_NAME) {
+          throw new AppError('INVALID_REQUEST', {
+            message: 'name must be 1-200 characters.',
+            detail: { path: 'name' },
+          });
+        }
+        if (next.licensePolicy && next.itemId === null) next.itemId = await repos.products.nextItemId();
+        const owner = next.itemId === null ? undefined : await repos.products.findByItemId(next.itemId);
+        if ((owner && owner.id !== next.id) || !(await repos.products.update(next))) {
+          throw new AppError('ITEM_ID_TAKEN', {
+            message: `Item id ${next.itemId} belongs to another product.`,
+          });
+        }
+        return toProductView(next, await repos.files.listByProduct(next.id));
+      });
     },
 
     async addFile(input) {
