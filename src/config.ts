@@ -36,6 +36,13 @@ const schema = z.object({
   CLOUDSECURE_IP_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
   CLOUDSECURE_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(30),
   CLOUDSECURE_METRICS: bool.default(true),
+  CLOUDSECURE_LICENSE_KEY_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9]{0,16}$/)
+    .default('CS'),
+  CLOUDSECURE_LICENSE_KEY_GROUPS: z.coerce.number().int().min(1).max(16).default(5),
+  CLOUDSECURE_LICENSE_KEY_GROUP_LENGTH: z.coerce.number().int().min(2).max(16).default(5),
+  CLOUDSECURE_LICENSE_KEY_SEPARATOR: z.enum(['-', '_', '.', 'none']).default('-'),
 });
 
 export interface Config {
@@ -60,6 +67,8 @@ export interface Config {
   rateLimitPerMinute: number;
   /** Serve Prometheus metrics at /metrics (admin bearer token required). */
   metrics: boolean;
+  /** Format of generated license keys; at least 120 bits (groups × length × 5 bits). */
+  licenseKeyFormat: { prefix: string; groups: number; groupLength: number; separator: string };
 }
 
 export class ConfigError extends Error {
@@ -73,6 +82,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const parsed = schema.safeParse(
     Object.fromEntries(Object.entries(env).filter(([k, v]) => k.startsWith('CLOUDSECURE_') && v?.trim())),
   );
+  if (parsed.success) {
+    const bits =
+      parsed.data.CLOUDSECURE_LICENSE_KEY_GROUPS * parsed.data.CLOUDSECURE_LICENSE_KEY_GROUP_LENGTH * 5;
+    if (bits < 120) {
+      throw new ConfigError([
+        `CLOUDSECURE_LICENSE_KEY_GROUPS × CLOUDSECURE_LICENSE_KEY_GROUP_LENGTH give ${bits} bits; at least 120 are needed`,
+      ]);
+    }
+  }
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   }
@@ -100,5 +118,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ipRetentionDays: e.CLOUDSECURE_IP_RETENTION_DAYS,
     rateLimitPerMinute: e.CLOUDSECURE_RATE_LIMIT_PER_MINUTE,
     metrics: e.CLOUDSECURE_METRICS,
+    licenseKeyFormat: Object.freeze({
+      prefix: e.CLOUDSECURE_LICENSE_KEY_PREFIX.toUpperCase(),
+      groups: e.CLOUDSECURE_LICENSE_KEY_GROUPS,
+      groupLength: e.CLOUDSECURE_LICENSE_KEY_GROUP_LENGTH,
+      separator: e.CLOUDSECURE_LICENSE_KEY_SEPARATOR === 'none' ? '' : e.CLOUDSECURE_LICENSE_KEY_SEPARATOR,
+    }),
   });
 }

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { createEd25519Signer, type Ed25519Signer } from './adapters/crypto/ed25519.ts';
 import { deriveKey, loadMasterKey } from './adapters/crypto/keys.ts';
 import { createSecretBox } from './adapters/crypto/secret-box.ts';
 import { type Database, openDatabase } from './adapters/db/database.ts';
@@ -18,6 +19,8 @@ import type { CoreDeps } from './domain/core-deps.ts';
 import { createDownloadService, type DownloadService } from './domain/downloads/download-service.ts';
 import { createLinkSigner } from './domain/downloads/download-token.ts';
 import { createGrantService, type GrantService } from './domain/grants/grant-service.ts';
+import { assertKeyFormat } from './domain/licenses/license-key.ts';
+import { createLicenseService, type LicenseService } from './domain/licenses/license-service.ts';
 import { createOrderService, type OrderService } from './domain/orders/order-service.ts';
 import type { BlobStores, Clock } from './domain/ports.ts';
 import { createProductService, type ProductService } from './domain/products/product-service.ts';
@@ -39,6 +42,9 @@ export interface AppContext {
   grants: GrantService;
   downloads: DownloadService;
   tokens: TokenService;
+  licenses: LicenseService;
+  /** Signs license API responses and license files. */
+  licenseSigner: Ed25519Signer;
   close(): Promise<void>;
 }
 
@@ -68,10 +74,11 @@ export async function createAppContext(
   });
   if (options.migrate !== false) await database.migrate();
   const uow = createUnitOfWork(database.db, database.dialect);
+  const secretBox = createSecretBox(deriveKey(master.key, 'secret-kek'));
   const storage = createStorageSettingsStore({
     settings: uow.repos.settings,
     secrets: uow.repos.secrets,
-    box: createSecretBox(deriveKey(master.key, 'secret-kek')),
+    box: secretBox,
   });
   const blobs = createBlobStores({
     local: createLocalBlobStore(join(config.dataDir, 'files')),
@@ -86,6 +93,9 @@ export async function createAppContext(
     links: createLinkSigner(deriveKey(master.key, 'link-token')),
     publicUrl: config.publicUrl,
     newId: createUUIDv7Generator(),
+    secrets: secretBox,
+    licenseLookupKey: deriveKey(master.key, 'license-lookup'),
+    keyFormat: assertKeyFormat(config.licenseKeyFormat),
   };
   const rateLimiter = config.redisUrl
     ? createRedisRateLimiter(config.redisUrl, config.rateLimitPerMinute, `${config.redisPrefix}rl:`)
@@ -104,6 +114,8 @@ export async function createAppContext(
     grants: createGrantService(deps),
     downloads: createDownloadService(deps),
     tokens: createTokenService(deps),
+    licenses: createLicenseService(deps),
+    licenseSigner: createEd25519Signer(deriveKey(master.key, 'license-signing')),
     async close() {
       await rateLimiter.close();
       await database.close();

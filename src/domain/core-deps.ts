@@ -1,5 +1,6 @@
 import type { LinkSigner } from './downloads/download-token.ts';
-import type { BlobStores, Clock, UnitOfWork } from './ports.ts';
+import type { KeyFormat } from './licenses/license-key.ts';
+import type { BlobStores, Clock, SecretBox, UnitOfWork } from './ports.ts';
 
 /** What every use-case needs; built once in the composition root. */
 export interface CoreDeps {
@@ -10,4 +11,9 @@ export interface CoreDeps {
   /** Base for links handed to buyers, without a trailing slash. */
   publicUrl: string;
   newId: () => string;
+  /** Seals license keys at rest (the record id is the associated data). */
+  secrets: SecretBox;
+  /** HMAC key for the license-key lookup column, derived from the master key. */
+  licenseLookupKey: Buffer;
+  keyFormat: KeyFormat;
 }

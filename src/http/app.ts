@@ -9,6 +9,7 @@ import { renderError, toAppError } from './errors.ts';
 import { requireToken } from './middleware/auth.ts';
 import { clientIP } from './middleware/client-ip.ts';
 import { adminMiscRoutes } from './routes/admin-misc.ts';
+import { licenseRoutes, PUBLIC_LICENSE_PATHS, signResponses } from './routes/licenses.ts';
 import { orderRoutes } from './routes/orders.ts';
 import { productRoutes } from './routes/products.ts';
 import { publicDownloadRoutes } from './routes/public-downloads.ts';
@@ -94,7 +95,10 @@ export function createApp(ctx: AppContext): OpenAPIHono<AppEnv> {
   app.route('/', publicDownloadRoutes(ctx));
 
   const api = new OpenAPIHono<AppEnv>({ defaultHook: app.defaultHook });
-  api.use('*', requireToken(ctx.tokens, ctx.rateLimiter));
+  const auth = requireToken(ctx.tokens, ctx.rateLimiter);
+  // The license API is called by the seller's software in the field: it carries no secret.
+  api.use('*', (c, next) => (PUBLIC_LICENSE_PATHS.test(c.req.path) ? next() : auth(c, next)));
+  api.use('*', signResponses(ctx));
   api.use('*', async (c, next) => {
     // JSON bodies are small; file uploads stream and enforce their own limit.
     if (/\/files$/.test(c.req.path)) return next();
@@ -110,6 +114,7 @@ export function createApp(ctx: AppContext): OpenAPIHono<AppEnv> {
   api.route('/', productRoutes(ctx));
   api.route('/', orderRoutes(ctx));
   api.route('/', adminMiscRoutes(ctx));
+  api.route('/', licenseRoutes(ctx));
   app.route('/api/v1', api);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });

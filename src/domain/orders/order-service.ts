@@ -2,6 +2,7 @@ import type { CoreDeps } from '../core-deps.ts';
 import { AppError } from '../errors.ts';
 import { planGrant } from '../grants/grant.ts';
 import { type DownloadLink, type GrantView, linksForGrant, toGrantView } from '../grants/grant-service.ts';
+import { type IssuedLicense, issueLicense } from '../licenses/license-service.ts';
 import type { Customer, Order, Product } from '../model.ts';
 import type { Repositories } from '../ports.ts';
 
@@ -28,6 +29,8 @@ export interface OrderView {
   customer: CustomerView;
   grants: GrantView[];
   downloads: DownloadLink[];
+  /** License keys for licensed products, in full: this view is for the seller and the buyer. */
+  licenses: IssuedLicense[];
   /** False when an existing order was returned for a repeated external id or idempotency key. */
   created: boolean;
 }
@@ -65,6 +68,19 @@ export function createOrderService(deps: CoreDeps): OrderService {
       grantViews.push(toGrantView(grant, product, now));
       downloads.push(...(await linksForGrant(deps, repos, grant)));
     }
+    const licenses: IssuedLicense[] = [];
+    for (const license of await repos.licenses.listByOrder(order.id)) {
+      const sealed = await repos.licenses.keyCiphertext(license.id);
+      const product = await repos.products.findById(license.productId);
+      licenses.push({
+        id: license.id,
+        key: sealed ? deps.secrets.open(sealed, license.id) : '',
+        product: product?.slug ?? '',
+        status: license.status,
+        expires_at: license.expiresAt,
+        activation_limit: license.activationLimit,
+      });
+    }
     return {
       order: {
         id: order.id,
@@ -75,6 +91,7 @@ export function createOrderService(deps: CoreDeps): OrderService {
       customer: toCustomerView(customer),
       grants: grantViews,
       downloads,
+      licenses,
       created,
     };
   }
@@ -157,6 +174,9 @@ export function createOrderService(deps: CoreDeps): OrderService {
           await repos.grants.insert(
             planGrant({ id: deps.newId(), orderId: order.id, customerId: customer.id, product, now }),
           );
+          if (product.licensePolicy) {
+            await issueLicense(deps, repos, { product, customerId: customer.id, orderId: order.id, now });
+          }
         }
         return view(repos, order, true);
       });
