@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerAdminCommands } from './commands/admin.ts';
 import { registerCatalogCommands } from './commands/catalog.ts';
+import { registerLicenseCommands } from './commands/licenses.ts';
 import { registerOrderCommands } from './commands/orders.ts';
 import { registerServeCommand } from './commands/serve.ts';
 import type { GlobalOptions } from './commands/shared.ts';
@@ -20,6 +21,7 @@ registerServeCommand(program, globals);
 registerAdminCommands(program, globals);
 registerCatalogCommands(program, globals);
 registerOrderCommands(program, globals);
+registerLicenseCommands(program, globals);
 
 try {
   await program.parseAsync(process.argv);

@@ -9,6 +9,7 @@ import type { FileView, ProductView } from '../../domain/products/product-servic
 import { CLIUsageError, print, table } from '../output.ts';
 import { createProgress } from '../progress.ts';
 import { withContext } from '../runner.ts';
+import { addPolicyOptions, type PolicyOptions, policyFromOptions } from './license-options.ts';
 import { collect, type GlobalOptions, integer } from './shared.ts';
 
 async function uploadFile(ctx: AppContext, product: string, path: string, json: boolean): Promise<FileView> {
@@ -39,8 +40,7 @@ function humanProduct(p: ProductView): string {
 export function registerCatalogCommands(program: Command, globals: () => GlobalOptions): void {
   const product = program.command('product').description('Products and their files');
 
-  product
-    .command('create')
+  addPolicyOptions(product.command('create'))
     .description('Create a product, optionally uploading files')
     .requiredOption('--name <name>', 'product name')
     .option('--slug <slug>', 'URL-safe identifier (default: from the name)')
@@ -52,16 +52,21 @@ export function registerCatalogCommands(program: Command, globals: () => GlobalO
     )
     .option('--access-days <n>', 'days of access after purchase; 0 = no end (default 30)', integer)
     .action(
-      (opts: {
-        name: string;
-        slug?: string;
-        file: string[];
-        downloadLimit?: number;
-        linkTtl?: string;
-        accessDays?: number;
-      }) =>
+      (
+        opts: PolicyOptions & {
+          name: string;
+          slug?: string;
+          file: string[];
+          downloadLimit?: number;
+          linkTtl?: string;
+          accessDays?: number;
+        },
+      ) =>
         withContext(globals(), async (ctx) => {
+          const license = policyFromOptions(opts);
           const created = await ctx.products.create({
+            ...(license ? { license } : {}),
+            ...(opts.itemId === undefined ? {} : { itemId: opts.itemId }),
             name: opts.name,
             ...(opts.slug === undefined ? {} : { slug: opts.slug }),
             ...(opts.downloadLimit === undefined ? {} : { downloadLimit: opts.downloadLimit }),
@@ -71,6 +76,37 @@ export function registerCatalogCommands(program: Command, globals: () => GlobalO
           for (const path of opts.file)
             created.files.push(await uploadFile(ctx, created.id, path, globals().json));
           print(globals(), created, humanProduct);
+        }),
+    );
+
+  addPolicyOptions(product.command('update <product>'))
+    .description('Change a product: name, download policy, licensing (slug or id)')
+    .option('--name <name>', 'product name')
+    .option('--download-limit <n>', 'downloads per file and purchase; 0 = unlimited', integer)
+    .option('--link-ttl <duration>', 'direct link lifetime, e.g. 15m, 24h')
+    .option('--access-days <n>', 'days of access after purchase; 0 = no end', integer)
+    .action(
+      (
+        ref: string,
+        opts: PolicyOptions & {
+          name?: string;
+          downloadLimit?: number;
+          linkTtl?: string;
+          accessDays?: number;
+        },
+      ) =>
+        withContext(globals(), async (ctx) => {
+          const license = policyFromOptions(opts);
+          const updated = await ctx.products.update({
+            product: ref,
+            ...(opts.name === undefined ? {} : { name: opts.name }),
+            ...(opts.downloadLimit === undefined ? {} : { downloadLimit: opts.downloadLimit }),
+            ...(opts.linkTtl === undefined ? {} : { linkTtlSeconds: parseDuration(opts.linkTtl) }),
+            ...(opts.accessDays === undefined ? {} : { accessDays: opts.accessDays }),
+            ...(opts.itemId === undefined ? {} : { itemId: opts.itemId }),
+            ...(license === undefined ? {} : { license }),
+          });
+          print(globals(), updated, humanProduct);
         }),
     );
 

@@ -1,0 +1,43 @@
+import type { Command } from 'commander';
+import type { LicenseView } from '../../domain/licenses/license-service.ts';
+import { print } from '../output.ts';
+import { withContext } from '../runner.ts';
+import { type GlobalOptions, integer } from './shared.ts';
+
+function humanLicense(l: LicenseView): string {
+  const sites = l.activations
+    .map((a) => `  ${a.kind} ${a.identifier}${a.is_local ? ' (local)' : ''}`)
+    .join('\n');
+  return `${l.key}  ${l.product}  ${l.status}  expires ${l.expires_at ?? 'never'}  limit ${l.activation_limit || 'unlimited'}\n${sites || '  (no activations)'}`;
+}
+
+export function registerLicenseCommands(program: Command, globals: () => GlobalOptions): void {
+  const license = program.command('license').description('License keys');
+  license
+    .command('show <license>')
+    .description('Show a license with its key, activations and history')
+    .action((id: string) =>
+      withContext(globals(), async (ctx) => print(globals(), await ctx.licenses.get(id), humanLicense)),
+    );
+  for (const [action, description] of [
+    ['suspend', 'Suspend: validation and activation answer SUSPENDED until reinstated'],
+    ['reinstate', 'Reinstate a suspended license'],
+    ['revoke', 'Revoke for good (refunds, chargebacks)'],
+  ] as const) {
+    license
+      .command(`${action} <license>`)
+      .description(description)
+      .action((id: string) =>
+        withContext(globals(), async (ctx) => print(globals(), await ctx.licenses[action](id), humanLicense)),
+      );
+  }
+  license
+    .command('renew <license>')
+    .description('Extend the same key by N days (from its expiry, or from today if it has passed)')
+    .requiredOption('--days <n>', 'days to add', integer)
+    .action((id: string, opts: { days: number }) =>
+      withContext(globals(), async (ctx) =>
+        print(globals(), await ctx.licenses.renew({ licenseId: id, days: opts.days }), humanLicense),
+      ),
+    );
+}
