@@ -717,3 +717,53 @@ describe('metrics', () => {
     expect(text).not.toContain(link.split('/d/')[1]!);
   });
 });
+
+describe('licensed products over the admin API', () => {
+  it('creates a licensed product with an item id, updates its policy, and issues keys on orders', async () => {
+    const auth = await h.adminAuth();
+    const headers = { authorization: auth, 'content-type': 'application/json' };
+    const slug = `plugin-${randomBytes(4).toString('hex')}`;
+    const itemId = 100_000 + Math.floor(Math.random() * 1_000_000);
+    const created = await fetch(`${h.url}/api/v1/products`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ name: 'Plugin', slug, item_id: itemId, license: { activation_limit: 2 } }),
+    });
+    expect(created.status).toBe(201);
+    const product = (await created.json()) as {
+      item_id: number;
+      license: { activation_limit: number; duration_days: number };
+    };
+    expect(product).toMatchObject({ item_id: itemId, license: { activation_limit: 2, duration_days: 365 } });
+
+    const taken = await fetch(`${h.url}/api/v1/products`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ name: 'Other', item_id: itemId, license: {} }),
+    });
+    expect(taken.status).toBe(409);
+    expect(((await taken.json()) as { error: { code: string } }).error.code).toBe('ITEM_ID_TAKEN');
+
+    const patched = await fetch(`${h.url}/api/v1/products/${slug}`, {
+      method: 'PATCH',
+      headers,
+      body: JSON.stringify({ license: { activation_limit: 0, expiry_stops: 'everything' } }),
+    });
+    expect(patched.status).toBe(200);
+    expect(await patched.json()).toMatchObject({
+      license: { activation_limit: 0, expiry_stops: 'everything' },
+    });
+
+    const order = await fetch(`${h.url}/api/v1/orders`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ email: 'licensee@example.com', products: [slug] }),
+    });
+    const view = (await order.json()) as {
+      licenses: { key: string; product: string; activation_limit: number }[];
+    };
+    expect(view.licenses).toHaveLength(1);
+    expect(view.licenses[0]).toMatchObject({ product: slug, activation_limit: 0 });
+    expect(view.licenses[0]!.key).toMatch(/^CS(-[0-9A-HJKMNP-TV-Z]{5}){5}$/);
+  });
+});

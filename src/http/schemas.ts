@@ -30,6 +30,16 @@ export const FileSchema = z
   })
   .openapi('File');
 
+export const LicensePolicySchema = z
+  .object({
+    activation_limit: z.number().int(),
+    duration_days: z.number().int().nullable(),
+    until: z.string().nullable(),
+    expiry_stops: z.enum(['updates', 'everything']),
+    local_patterns: z.array(z.string()),
+  })
+  .openapi('LicensePolicy');
+
 export const ProductSchema = z
   .object({
     id: z.string(),
@@ -38,6 +48,8 @@ export const ProductSchema = z
     download_limit: z.number().int(),
     link_ttl_seconds: z.number().int(),
     access_days: z.number().int(),
+    item_id: z.number().int().nullable(),
+    license: LicensePolicySchema.nullable(),
     created_at: z.string(),
     files: z.array(FileSchema),
   })
@@ -64,6 +76,18 @@ export const CreateProductSchema = z
         example: '24h',
       }),
     access_days: z.number().int().min(0).max(36_500).optional().openapi({ description: '0 = no end' }),
+    item_id: z.number().int().min(1).max(2_147_483_647).optional().openapi({ description: 'EDD item id' }),
+    license: z
+      .object({
+        activation_limit: z.number().int().min(0).max(1_000_000).optional(),
+        duration_days: z.number().int().min(0).max(36_500).nullable().optional(),
+        until: z.string().max(40).nullable().optional(),
+        expiry_stops: z.enum(['updates', 'everything']).optional(),
+        local_patterns: z.array(z.string().min(1).max(253)).max(100).optional(),
+      })
+      .strict()
+      .optional()
+      .openapi({ description: 'Present to license purchases; fields override the defaults' }),
   })
   .strict()
   .openapi('CreateProduct');
@@ -108,6 +132,16 @@ export const OrderSchema = z
     customer: z.object({ id: z.string(), email: z.string(), name: z.string().nullable() }),
     grants: z.array(GrantSchema),
     downloads: z.array(DownloadLinkSchema),
+    licenses: z.array(
+      z.object({
+        id: z.string(),
+        key: z.string(),
+        product: z.string(),
+        status: z.enum(['active', 'suspended', 'revoked']),
+        expires_at: z.string().nullable(),
+        activation_limit: z.number().int(),
+      }),
+    ),
     created: z.boolean(),
   })
   .openapi('Order');

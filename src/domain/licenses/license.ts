@@ -147,7 +147,8 @@ export function normalizeSiteURL(raw: string): string | null {
 /** Whether a site is local or staging (its activation is free), by host pattern or WordPress environment. */
 export function isLocalSite(site: string, patterns: string[], environment?: string | null): boolean {
   if (environment && ['staging', 'development', 'local'].includes(environment.toLowerCase())) return true;
-  const host = site.split('/')[0] ?? '';
+  // An IPv6 host keeps its brackets through normalizeSiteURL (`[::1]/`); patterns name the bare address.
+  const host = (site.split('/')[0] ?? '').replace(/^\[(.*)\]$/, '$1');
   return patterns.some((pattern) => {
     const p = pattern.toLowerCase();
     if (p.startsWith('*.')) return host.endsWith(p.slice(1)) || host === p.slice(2);

@@ -4,6 +4,7 @@ import { guessContentType } from '../../adapters/content-type.ts';
 import type { AppContext } from '../../context.ts';
 import { parseDuration } from '../../domain/duration.ts';
 import { AppError } from '../../domain/errors.ts';
+import type { LicensePolicy } from '../../domain/licenses/license.ts';
 import type { AppEnv } from '../env.ts';
 import { CreateProductSchema, errorResponses, FileSchema, ProductSchema } from '../schemas.ts';
 
@@ -49,6 +50,29 @@ const getProduct = createRoute({
   },
 });
 
+const UpdateProductSchema = CreateProductSchema.omit({ slug: true })
+  .partial()
+  .extend({ license: CreateProductSchema.shape.license.unwrap().or(z.literal(false)).optional() })
+  .strict()
+  .openapi('UpdateProduct');
+
+const updateProduct = createRoute({
+  method: 'patch',
+  path: '/products/{ref}',
+  tags: ['products'],
+  security,
+  description:
+    'Changes a product. `license: false` turns licensing off; licenses already issued keep their terms.',
+  request: {
+    params: RefParam,
+    body: { required: true, content: { 'application/json': { schema: UpdateProductSchema } } },
+  },
+  responses: {
+    200: { description: 'The product', content: { 'application/json': { schema: ProductSchema } } },
+    ...errorResponses,
+  },
+});
+
 const uploadFile = createRoute({
   method: 'post',
   path: '/products/{ref}/files',
@@ -86,6 +110,8 @@ export function productRoutes(ctx: AppContext): OpenAPIHono<AppEnv> {
             linkTtlSeconds: typeof body.link_ttl === 'number' ? body.link_ttl : parseDuration(body.link_ttl),
           }),
       ...(body.access_days === undefined ? {} : { accessDays: body.access_days }),
+      ...(body.item_id === undefined ? {} : { itemId: body.item_id }),
+      ...(body.license === undefined ? {} : { license: toPolicyChanges(body.license) }),
     });
     return c.json(product, 201);
   });
@@ -93,6 +119,26 @@ export function productRoutes(ctx: AppContext): OpenAPIHono<AppEnv> {
   app.openapi(listProducts, async (c) => c.json({ products: await ctx.products.list() }, 200));
 
   app.openapi(getProduct, async (c) => c.json(await ctx.products.get(c.req.valid('param').ref), 200));
+
+  app.openapi(updateProduct, async (c) => {
+    const body = c.req.valid('json');
+    const product = await ctx.products.update({
+      product: c.req.valid('param').ref,
+      ...(body.name === undefined ? {} : { name: body.name }),
+      ...(body.download_limit === undefined ? {} : { downloadLimit: body.download_limit }),
+      ...(body.link_ttl === undefined
+        ? {}
+        : {
+            linkTtlSeconds: typeof body.link_ttl === 'number' ? body.link_ttl : parseDuration(body.link_ttl),
+          }),
+      ...(body.access_days === undefined ? {} : { accessDays: body.access_days }),
+      ...(body.item_id === undefined ? {} : { itemId: body.item_id }),
+      ...(body.license === undefined
+        ? {}
+        : { license: body.license === false ? false : toPolicyChanges(body.license) }),
+    });
+    return c.json(product, 200);
+  });
 
   app.openapi(uploadFile, async (c) => {
     const { ref } = c.req.valid('param');
@@ -128,4 +174,18 @@ export function productRoutes(ctx: AppContext): OpenAPIHono<AppEnv> {
   });
 
   return app;
+}
+
+type PolicyBody = NonNullable<z.infer<typeof CreateProductSchema>['license']>;
+
+function toPolicyChanges(body: PolicyBody): Partial<LicensePolicy> {
+  return {
+    ...(body.activation_limit === undefined ? {} : { activationLimit: body.activation_limit }),
+    ...(body.duration_days === undefined
+      ? {}
+      : { durationDays: body.duration_days === 0 ? null : body.duration_days }),
+    ...(body.until === undefined ? {} : { until: body.until }),
+    ...(body.expiry_stops === undefined ? {} : { expiryStops: body.expiry_stops }),
+    ...(body.local_patterns === undefined ? {} : { localPatterns: body.local_patterns }),
+  };
 }
