@@ -19,11 +19,13 @@ import type { CoreDeps } from './domain/core-deps.ts';
 import { createDownloadService, type DownloadService } from './domain/downloads/download-service.ts';
 import { createLinkSigner } from './domain/downloads/download-token.ts';
 import { createGrantService, type GrantService } from './domain/grants/grant-service.ts';
+import { createLicenseFileService, type LicenseFileService } from './domain/licenses/license-file-service.ts';
 import { assertKeyFormat } from './domain/licenses/license-key.ts';
 import { createLicenseService, type LicenseService } from './domain/licenses/license-service.ts';
 import { createOrderService, type OrderService } from './domain/orders/order-service.ts';
 import type { BlobStores, Clock } from './domain/ports.ts';
 import { createProductService, type ProductService } from './domain/products/product-service.ts';
+import { createReleaseService, type ReleaseService } from './domain/releases/release-service.ts';
 import { createStorageSettingsStore, type StorageSettingsStore } from './domain/storage/storage-settings.ts';
 import { createTokenService, type TokenService } from './domain/tokens/token-service.ts';
 
@@ -43,6 +45,10 @@ export interface AppContext {
   downloads: DownloadService;
   tokens: TokenService;
   licenses: LicenseService;
+  licenseFiles: LicenseFileService;
+  releases: ReleaseService;
+  /** The composition's core dependencies, for services added by the HTTP layer and tests. */
+  deps: CoreDeps;
   /** Signs license API responses and license files. */
   licenseSigner: Ed25519Signer;
   close(): Promise<void>;
@@ -97,6 +103,7 @@ export async function createAppContext(
     licenseLookupKey: deriveKey(master.key, 'license-lookup'),
     keyFormat: assertKeyFormat(config.licenseKeyFormat),
   };
+  const licenseSigner = createEd25519Signer(deriveKey(master.key, 'license-signing'));
   const rateLimiter = config.redisUrl
     ? createRedisRateLimiter(config.redisUrl, config.rateLimitPerMinute, `${config.redisPrefix}rl:`)
     : createMemoryRateLimiter(config.rateLimitPerMinute);
@@ -115,7 +122,10 @@ export async function createAppContext(
     downloads: createDownloadService(deps),
     tokens: createTokenService(deps),
     licenses: createLicenseService(deps),
-    licenseSigner: createEd25519Signer(deriveKey(master.key, 'license-signing')),
+    licenseFiles: createLicenseFileService(deps, licenseSigner),
+    releases: createReleaseService(deps),
+    licenseSigner,
+    deps,
     async close() {
       await rateLimiter.close();
       await database.close();

@@ -9,8 +9,11 @@ import { renderError, toAppError } from './errors.ts';
 import { requireToken } from './middleware/auth.ts';
 import { clientIP } from './middleware/client-ip.ts';
 import { adminMiscRoutes } from './routes/admin-misc.ts';
+import { eddRoutes } from './routes/edd.ts';
+import { licenseFileRoutes } from './routes/license-files.ts';
 import { licenseRoutes, PUBLIC_LICENSE_PATHS, signResponses } from './routes/licenses.ts';
 import { orderRoutes } from './routes/orders.ts';
+import { packageRoutes } from './routes/packages.ts';
 import { productRoutes } from './routes/products.ts';
 import { publicDownloadRoutes } from './routes/public-downloads.ts';
 
@@ -93,6 +96,8 @@ export function createApp(ctx: AppContext): OpenAPIHono<AppEnv> {
   }
 
   app.route('/', publicDownloadRoutes(ctx));
+  app.route('/', packageRoutes(ctx));
+  app.route('/', eddRoutes(ctx));
 
   const api = new OpenAPIHono<AppEnv>({ defaultHook: app.defaultHook });
   const auth = requireToken(ctx.tokens, ctx.rateLimiter);
@@ -114,6 +119,7 @@ export function createApp(ctx: AppContext): OpenAPIHono<AppEnv> {
   api.route('/', productRoutes(ctx));
   api.route('/', orderRoutes(ctx));
   api.route('/', adminMiscRoutes(ctx));
+  api.route('/', licenseFileRoutes(ctx));
   api.route('/', licenseRoutes(ctx));
   app.route('/api/v1', api);
 

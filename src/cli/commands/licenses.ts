@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { LicenseView } from '../../domain/licenses/license-service.ts';
 import { print } from '../output.ts';
 import { withContext } from '../runner.ts';
+import { registerLicenseFileCommand } from './license-file.ts';
 import { type GlobalOptions, integer } from './shared.ts';
 
 function humanLicense(l: LicenseView): string {
@@ -31,6 +32,7 @@ export function registerLicenseCommands(program: Command, globals: () => GlobalO
         withContext(globals(), async (ctx) => print(globals(), await ctx.licenses[action](id), humanLicense)),
       );
   }
+  registerLicenseFileCommand(license, globals);
   license
     .command('renew <license>')
     .description('Extend the same key by N days (from its expiry, or from today if it has passed)')

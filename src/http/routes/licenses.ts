@@ -5,7 +5,8 @@ import type { AppEnv } from '../env.ts';
 import { errorResponses, IdParam } from '../schemas.ts';
 
 /** Paths of the public license API: called by the seller's software, with no secret in the client. */
-export const PUBLIC_LICENSE_PATHS = /^\/api\/v1\/licenses\/(validate|activate|deactivate|public-key)$/;
+export const PUBLIC_LICENSE_PATHS =
+  /^\/api\/v1\/licenses\/(validate|activate|deactivate|public-key|checkout)$/;
 
 export const SIGNATURE_HEADER = 'CloudSecure-Signature';
 
