@@ -1,0 +1,2 @@
+/** CloudSecure license client. Being built. */
+export {};
