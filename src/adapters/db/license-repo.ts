@@ -113,7 +113,9 @@ export function createLicenseRepo(db: Kysely<DB>, dialect: Dialect): LicenseRepo
       return row && toActivation(row);
     },
     async activate(a) {
+      // Re-activating a deactivated site or machine reuses its row: it is a new activation, so it starts now.
       const values = {
+        created_at: a.createdAt,
         name: a.name,
         is_local: a.isLocal ? 1 : 0,
         version: a.version,
@@ -127,7 +129,6 @@ export function createLicenseRepo(db: Kysely<DB>, dialect: Dialect): LicenseRepo
           license_id: a.licenseId,
           kind: a.kind,
           identifier: a.identifier,
-          created_at: a.createdAt,
           ...values,
         })
         .onConflict((oc) => oc.columns(['license_id', 'kind', 'identifier']).doUpdateSet(values))

@@ -3,6 +3,7 @@ import type { LicenseView } from '../../domain/licenses/license-service.ts';
 import { print } from '../output.ts';
 import { withContext } from '../runner.ts';
 import { registerLicenseFileCommand } from './license-file.ts';
+import { registerLicenseImportCommand } from './license-import.ts';
 import { type GlobalOptions, integer } from './shared.ts';
 
 function humanLicense(l: LicenseView): string {
@@ -33,6 +34,7 @@ export function registerLicenseCommands(program: Command, globals: () => GlobalO
       );
   }
   registerLicenseFileCommand(license, globals);
+  registerLicenseImportCommand(license, globals);
   license
     .command('renew <license>')
     .description('Extend the same key by N days (from its expiry, or from today if it has passed)')

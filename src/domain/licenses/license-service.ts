@@ -173,7 +173,13 @@ export function createLicenseService(deps: CoreDeps): LicenseService {
       const patterns = product?.licensePolicy?.localPatterns ?? [];
       scope = { kind: 'site', identifier: site, isLocal: isLocalSite(site, patterns, input.environment) };
     } else if (input.fingerprint !== undefined) {
-      scope = { kind: 'machine', identifier: input.fingerprint.trim(), isLocal: false };
+      const fingerprint = input.fingerprint.trim();
+      if (!fingerprint)
+        throw new AppError('INVALID_REQUEST', {
+          message: 'fingerprint is empty.',
+          detail: { path: 'fingerprint' },
+        });
+      scope = { kind: 'machine', identifier: fingerprint, isLocal: false };
     }
     return { license, product, scope };
   }
