@@ -877,3 +877,46 @@ describe('concurrent activations', () => {
     expect(view.events.filter((e) => e.type === 'license.activated')).toHaveLength(1);
   });
 });
+
+describe('license transfer', () => {
+  it('moves the license to another customer with the same key and activations, and records it', async () => {
+    const product = await h.ctx.products.create({
+      name: `Transfer ${Date.now()}`,
+      license: { activationLimit: 2 },
+    });
+    const order = await h.ctx.orders.create({
+      email: 'seller-to@example.com',
+      products: [product.slug],
+      source: 'test',
+    });
+    const issued = order.licenses[0]!;
+    await h.ctx.licenses.activate({
+      key: issued.key,
+      product: product.slug,
+      siteUrl: 'https://kept.example.org',
+    });
+    const auth = await h.adminAuth();
+    const res = await fetch(`${h.url}/api/v1/licenses/${issued.id}/transfer`, {
+      method: 'POST',
+      headers: { authorization: auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'New.Owner@Example.com', name: 'New Owner' }),
+    });
+    expect(res.status).toBe(200);
+    const moved = (await res.json()) as {
+      key: string;
+      customer_id: string;
+      activations: unknown[];
+      events: { type: string }[];
+    };
+    expect(moved.key).toBe(issued.key);
+    expect(moved.customer_id).not.toBe(order.customer.id);
+    expect(moved.activations).toHaveLength(1);
+    expect(moved.events.map((e) => e.type)).toContain('license.transferred');
+    const bad = await fetch(`${h.url}/api/v1/licenses/${issued.id}/transfer`, {
+      method: 'POST',
+      headers: { authorization: auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'nope' }),
+    });
+    expect(bad.status).toBe(400);
+  });
+});

@@ -33,6 +33,20 @@ export function registerLicenseCommands(program: Command, globals: () => GlobalO
         withContext(globals(), async (ctx) => print(globals(), await ctx.licenses[action](id), humanLicense)),
       );
   }
+  license
+    .command('transfer <license>')
+    .description('Move a license (same key and activations) to another customer')
+    .requiredOption('--email <email>', "the new owner's e-mail")
+    .option('--name <name>', "the new owner's name")
+    .action((id: string, opts: { email: string; name?: string }) =>
+      withContext(globals(), async (ctx) =>
+        print(
+          globals(),
+          await ctx.licenses.transfer({ licenseId: id, email: opts.email, name: opts.name }),
+          humanLicense,
+        ),
+      ),
+    );
   registerLicenseFileCommand(license, globals);
   registerLicenseImportCommand(license, globals);
   license

@@ -1,6 +1,6 @@
 import type { CoreDeps } from '../core-deps.ts';
+import { normalizeEmail } from '../customers/email.ts';
 import { AppError, isAppError } from '../errors.ts';
-import { normalizeEmail } from '../orders/order-service.ts';
 import type { Repositories } from '../ports.ts';
 import { isLocalSite, type LicenseStatus, normalizeSiteURL } from './license.ts';
 import { hashLicenseKey } from './license-key.ts';

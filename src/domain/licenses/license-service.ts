@@ -1,4 +1,5 @@
 import type { CoreDeps } from '../core-deps.ts';
+import { normalizeEmail } from '../customers/email.ts';
 import { AppError } from '../errors.ts';
 import type { Product } from '../model.ts';
 import type { Repositories } from '../ports.ts';
@@ -81,6 +82,8 @@ export interface LicenseService {
   revoke(licenseId: string): Promise<LicenseView>;
   /** Extends the same key by `days` from its current expiry (or from now, if it has passed). */
   renew(input: { licenseId: string; days: number }): Promise<LicenseView>;
+  /** Moves the license (same key, same activations) to another customer, created if new. */
+  transfer(input: { licenseId: string; email: string; name?: string | undefined }): Promise<LicenseView>;
 }
 
 export function toActivationView(a: Activation): ActivationView {
@@ -396,6 +399,22 @@ export function createLicenseService(deps: CoreDeps): LicenseService {
     suspend: (id) => change(id, () => ({ status: 'suspended' }), 'license.suspended'),
     reinstate: (id) => change(id, () => ({ status: 'active' }), 'license.reinstated'),
     revoke: (id) => change(id, () => ({ status: 'revoked' }), 'license.revoked'),
+    transfer({ licenseId, email, name }) {
+      const normalized = normalizeEmail(email);
+      return uow.transaction(async (repos) => {
+        const license = await load(repos, licenseId);
+        const now = deps.clock.now().toISOString();
+        const customer = await repos.customers.upsertByEmail({
+          id: deps.newId(),
+          email: normalized,
+          name: name?.trim() || null,
+          createdAt: now,
+        });
+        await repos.licenses.update(license.id, { customerId: customer.id });
+        await event(repos, license.id, 'license.transferred', { from: license.customerId, to: customer.id });
+        return view(repos, { ...license, customerId: customer.id });
+      });
+    },
     renew({ licenseId, days }) {
       if (!Number.isInteger(days) || days < 1 || days > 36_500) {
         throw new AppError('INVALID_REQUEST', { message: 'days must be a whole number from 1 to 36500.' });

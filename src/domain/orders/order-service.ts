@@ -1,4 +1,5 @@
 import type { CoreDeps } from '../core-deps.ts';
+import { normalizeEmail } from '../customers/email.ts';
 import { AppError } from '../errors.ts';
 import { planGrant } from '../grants/grant.ts';
 import { type DownloadLink, type GrantView, linksForGrant, toGrantView } from '../grants/grant-service.ts';
@@ -39,19 +40,6 @@ export interface OrderService {
   create(input: CreateOrderInput): Promise<OrderView>;
   get(orderId: string): Promise<OrderView>;
   list(options: { limit: number; before?: string | undefined }): Promise<OrderView['order'][]>;
-}
-
-const EMAIL_RE = /^[^\s@<>()[\]\\,;:"]{1,64}@[^\s@<>()[\]\\,;:"]{1,255}\.[^\s@<>()[\]\\,;:"]{1,63}$/;
-
-export function normalizeEmail(email: string): string {
-  const trimmed = email.trim();
-  if (trimmed.length > 254 || !EMAIL_RE.test(trimmed)) {
-    throw new AppError('INVALID_REQUEST', {
-      message: 'email is not a valid address.',
-      detail: { path: 'email' },
-    });
-  }
-  return trimmed.toLowerCase();
 }
 
 export function createOrderService(deps: CoreDeps): OrderService {

@@ -159,6 +159,33 @@ const renewLicense = createRoute({
   },
 });
 
+const transferLicense = createRoute({
+  method: 'post',
+  path: '/licenses/{id}/transfer',
+  tags: ['licenses'],
+  security,
+  request: {
+    params: IdParam,
+    body: {
+      required: true,
+      content: {
+        'application/json': {
+          schema: z
+            .object({ email: z.string().min(3).max(254), name: z.string().max(200).optional() })
+            .strict(),
+        },
+      },
+    },
+  },
+  responses: {
+    200: {
+      description: 'The license, now owned by that customer',
+      content: { 'application/json': { schema: LicenseViewSchema } },
+    },
+    ...errorResponses,
+  },
+});
+
 /**
  * Signs every response of the public license API, errors included: an Ed25519 signature of the exact
  * body bytes. With the nonce the client sent echoed inside the body, a response cannot be forged, altered
@@ -213,6 +240,13 @@ export function licenseRoutes(ctx: AppContext): OpenAPIHono<AppEnv> {
       c.json(await ctx.licenses[action](c.req.valid('param').id), 200),
     );
   }
+  app.openapi(transferLicense, async (c) => {
+    const body = c.req.valid('json');
+    return c.json(
+      await ctx.licenses.transfer({ licenseId: c.req.valid('param').id, email: body.email, name: body.name }),
+      200,
+    );
+  });
   app.openapi(renewLicense, async (c) =>
     c.json(
       await ctx.licenses.renew({ licenseId: c.req.valid('param').id, days: c.req.valid('json').days }),
