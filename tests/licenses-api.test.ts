@@ -920,3 +920,41 @@ describe('license transfer', () => {
     expect(bad.status).toBe(400);
   });
 });
+
+describe('orders for several units of a licensed product', () => {
+  it('issues one license per unit, or one license with the limit multiplied, per the product setting', async () => {
+    const each = await h.ctx.products.create({
+      name: `Units ${Date.now()}`,
+      license: { activationLimit: 2 },
+    });
+    const multiplied = await h.ctx.products.create({
+      name: `Seats ${Date.now()}`,
+      license: { activationLimit: 2, quantity: 'multiply' },
+    });
+    const auth = await h.adminAuth();
+    const res = await fetch(`${h.url}/api/v1/orders`, {
+      method: 'POST',
+      headers: { authorization: auth, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        email: 'agency@example.com',
+        products: [
+          { product: each.slug, quantity: 3 },
+          { product: multiplied.slug, quantity: 5 },
+        ],
+      }),
+    });
+    expect(res.status).toBe(201);
+    const order = (await res.json()) as {
+      licenses: { key: string; product: string; activation_limit: number }[];
+      grants: unknown[];
+    };
+    expect(order.grants).toHaveLength(2);
+    const perUnit = order.licenses.filter((l) => l.product === each.slug);
+    expect(perUnit).toHaveLength(3);
+    expect(new Set(perUnit.map((l) => l.key)).size).toBe(3);
+    expect(perUnit.every((l) => l.activation_limit === 2)).toBe(true);
+    expect(order.licenses.filter((l) => l.product === multiplied.slug)).toEqual([
+      expect.objectContaining({ activation_limit: 10 }),
+    ]);
+  });
+});

@@ -37,6 +37,8 @@ export const LicensePolicySchema = z
     until: z.string().nullable(),
     expiry_stops: z.enum(['updates', 'everything']),
     local_patterns: z.array(z.string()),
+    quantity: z.enum(['licenses', 'multiply']),
+    pre_expiry_releases: z.boolean(),
   })
   .openapi('LicensePolicy');
 
@@ -84,6 +86,8 @@ export const CreateProductSchema = z
         until: z.string().max(40).nullable().optional(),
         expiry_stops: z.enum(['updates', 'everything']).optional(),
         local_patterns: z.array(z.string().min(1).max(253)).max(100).optional(),
+        quantity: z.enum(['licenses', 'multiply']).optional(),
+        pre_expiry_releases: z.boolean().optional(),
       })
       .strict()
       .optional()
@@ -150,7 +154,18 @@ export const CreateOrderSchema = z
   .object({
     email: z.string().min(3).max(254),
     name: z.string().max(200).optional(),
-    products: z.array(z.string().min(1).max(64)).min(1).max(100),
+    products: z
+      .array(
+        z.union([
+          z.string().min(1).max(64),
+          z
+            .object({ product: z.string().min(1).max(64), quantity: z.number().int().min(1).max(1000) })
+            .strict(),
+        ]),
+      )
+      .min(1)
+      .max(100)
+      .openapi({ description: 'Slugs, ids or item ids; `{ product, quantity }` for several units' }),
     external_id: z.string().min(1).max(200).optional(),
   })
   .strict()

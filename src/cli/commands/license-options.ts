@@ -10,6 +10,12 @@ export interface PolicyOptions {
   expiryStops?: 'updates' | 'everything';
   localPattern?: string[];
   itemId?: number;
+  quantityMode?: 'licenses' | 'multiply';
+}
+
+function quantityMode(value: string): 'licenses' | 'multiply' {
+  if (value !== 'licenses' && value !== 'multiply') throw new InvalidArgumentError('licenses or multiply');
+  return value;
 }
 
 function expiryStops(value: string): 'updates' | 'everything' {
@@ -36,6 +42,11 @@ export function addPolicyOptions(command: Command): Command {
       collect,
     )
     .option(
+      '--quantity-mode <mode>',
+      'several units: licenses (one key each, default) or multiply (one key, limit × units)',
+      quantityMode,
+    )
+    .option(
       '--item-id <n>',
       'numeric item id for EDD-style clients (keep the one your plugins ship with)',
       integer,
@@ -53,6 +64,7 @@ export function policyFromOptions(opts: PolicyOptions): Partial<LicensePolicy> |
     ...(opts.licenseUntil === undefined ? {} : { until: new Date(opts.licenseUntil).toISOString() }),
     ...(opts.expiryStops === undefined ? {} : { expiryStops: opts.expiryStops }),
     ...(opts.localPattern === undefined ? {} : { localPatterns: opts.localPattern }),
+    ...(opts.quantityMode === undefined ? {} : { quantity: opts.quantityMode }),
   };
   if (opts.license || Object.keys(changes).length > 0) return changes;
   return undefined;

@@ -22,14 +22,19 @@ export function registerOrderCommands(program: Command, globals: () => GlobalOpt
     .description('Record an order and grant its products')
     .requiredOption('--email <email>', "buyer's e-mail")
     .option('--name <name>', "buyer's name")
-    .requiredOption('--product <slug>', 'product slug or id (repeatable)', collect, [] as string[])
+    .requiredOption(
+      '--product <slug>',
+      'product slug, id or item id, with :N for N units (repeatable)',
+      collect,
+      [] as string[],
+    )
     .option('--external-id <id>', "the store's order id; repeating it returns the same order")
     .action((opts: { email: string; name?: string; product: string[]; externalId?: string }) =>
       withContext(globals(), async (ctx) => {
         const view = await ctx.orders.create({
           email: opts.email,
           name: opts.name,
-          products: opts.product,
+          products: opts.product.map(parseProductArg),
           externalId: opts.externalId,
           source: 'cli',
         });
@@ -122,4 +127,10 @@ export function registerOrderCommands(program: Command, globals: () => GlobalOpt
         );
       }),
     );
+}
+
+/** `slug` or `slug:3` (three units). */
+function parseProductArg(arg: string): string | { product: string; quantity: number } {
+  const match = /^(.+):(\d{1,4})$/.exec(arg);
+  return match ? { product: match[1]!, quantity: Number(match[2]) } : arg;
 }

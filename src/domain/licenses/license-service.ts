@@ -100,15 +100,25 @@ export function toActivationView(a: Activation): ActivationView {
 /** Finds a product by item id (digits), id or slug. */
 export async function findProductRef(repos: Repositories, ref: string): Promise<Product | undefined> {
   const trimmed = ref.trim();
-  if (/^\d{1,10}$/.test(trimmed)) return repos.products.findByItemId(Number(trimmed));
-  return trimmed ? repos.products.findBySlugOrId(trimmed) : undefined;
+  if (!trimmed) return undefined;
+  // Digits name an item id first; a slug made only of digits still resolves when no item id matches.
+  const byItem = /^\d{1,10}$/.test(trimmed) ? await repos.products.findByItemId(Number(trimmed)) : undefined;
+  return byItem ?? repos.products.findBySlugOrId(trimmed);
 }
 
 /** Issues one license for a purchased licensed product, inside the order's transaction. */
 export async function issueLicense(
   deps: CoreDeps,
   repos: Repositories,
-  input: { product: Product; customerId: string; orderId: string | null; now: Date; key?: string },
+  input: {
+    product: Product;
+    customerId: string;
+    orderId: string | null;
+    now: Date;
+    key?: string;
+    /** Overrides the policy's activation limit (a multi-unit purchase with quantity `multiply`). */
+    activationLimit?: number;
+  },
 ): Promise<IssuedLicense> {
   const policy = input.product.licensePolicy;
   if (!policy)
@@ -121,7 +131,7 @@ export async function issueLicense(
     orderId: input.orderId,
     status: 'active',
     expiresAt: licenseExpiry(policy, input.now),
-    activationLimit: policy.activationLimit,
+    activationLimit: input.activationLimit ?? policy.activationLimit,
     expiryStops: policy.expiryStops,
     keyHint: keyHint(key),
     createdAt: input.now.toISOString(),

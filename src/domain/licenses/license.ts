@@ -10,6 +10,16 @@ export interface LicensePolicy {
   expiryStops: 'updates' | 'everything';
   /** Host patterns (`*.local`, `staging.*`, exact hosts) whose activations are free. */
   localPatterns: string[];
+  /**
+   * Whether an expired license (whose expiry stops only updates) may still download releases published
+   * before it expired. Absent in policies stored before it existed: read it with `?? true`.
+   */
+  preExpiryReleases: boolean;
+  /**
+   * A purchase of several units: one license per unit, or one license with the activation limit
+   * multiplied. Absent in policies stored before it existed: read it with `?? 'licenses'`.
+   */
+  quantity: 'licenses' | 'multiply';
 }
 
 export const DEFAULT_LOCAL_PATTERNS = [
@@ -32,6 +42,8 @@ export const DEFAULT_POLICY: LicensePolicy = {
   until: null,
   expiryStops: 'updates',
   localPatterns: DEFAULT_LOCAL_PATTERNS,
+  preExpiryReleases: true,
+  quantity: 'licenses',
 };
 
 export type LicenseStatus = 'active' | 'suspended' | 'revoked';

@@ -3,14 +3,15 @@ import { normalizeEmail } from '../customers/email.ts';
 import { AppError } from '../errors.ts';
 import { planGrant } from '../grants/grant.ts';
 import { type DownloadLink, type GrantView, linksForGrant, toGrantView } from '../grants/grant-service.ts';
-import { type IssuedLicense, issueLicense } from '../licenses/license-service.ts';
+import { findProductRef, type IssuedLicense, issueLicense } from '../licenses/license-service.ts';
 import type { Customer, Order, Product } from '../model.ts';
 import type { Repositories } from '../ports.ts';
 
 export interface CreateOrderInput {
   email: string;
   name?: string | undefined;
-  products: string[];
+  /** Product refs (slug, id or item id), each optionally with a quantity (default 1). */
+  products: (string | { product: string; quantity: number })[];
   /** Where the order came from: `cli`, `api`, later `woocommerce:<id>`, `stripe:<id>`. */
   source: string;
   /** The store's own order id; the same (source, externalId) always yields the same order. */
@@ -121,11 +122,21 @@ export function createOrderService(deps: CoreDeps): OrderService {
         const found = await existing(repos, input);
         if (found) return view(repos, found, false);
 
-        const products: Product[] = [];
-        for (const ref of new Set(input.products)) {
-          const product = await repos.products.findBySlugOrId(ref);
+        // The same product named twice is one line with the quantities added up.
+        const lines = new Map<string, { product: Product; quantity: number }>();
+        for (const item of input.products) {
+          const ref = typeof item === 'string' ? item : item.product;
+          const quantity = typeof item === 'string' ? 1 : item.quantity;
+          if (!Number.isInteger(quantity) || quantity < 1 || quantity > 1000) {
+            throw new AppError('INVALID_REQUEST', {
+              message: 'quantity must be 1-1000.',
+              detail: { path: 'quantity' },
+            });
+          }
+          const product = await findProductRef(repos, ref);
           if (!product) throw new AppError('NOT_FOUND', { message: `No product "${ref}".` });
-          products.push(product);
+          const line = lines.get(product.id);
+          lines.set(product.id, { product, quantity: (line?.quantity ?? 0) + quantity });
         }
         const now = deps.clock.now();
         const orderId = deps.newId();
@@ -158,12 +169,17 @@ export function createOrderService(deps: CoreDeps): OrderService {
         if (!(await repos.orders.insert(order))) {
           return raced(repos, input);
         }
-        for (const product of products) {
+        for (const { product, quantity } of lines.values()) {
           await repos.grants.insert(
             planGrant({ id: deps.newId(), orderId: order.id, customerId: customer.id, product, now }),
           );
-          if (product.licensePolicy) {
-            await issueLicense(deps, repos, { product, customerId: customer.id, orderId: order.id, now });
+          const policy = product.licensePolicy;
+          if (!policy) continue;
+          const base = { product, customerId: customer.id, orderId: order.id, now };
+          if ((policy.quantity ?? 'licenses') === 'multiply') {
+            await issueLicense(deps, repos, { ...base, activationLimit: policy.activationLimit * quantity });
+          } else {
+            for (let unit = 0; unit < quantity; unit += 1) await issueLicense(deps, repos, base);
           }
         }
         return view(repos, order, true);

@@ -35,6 +35,8 @@ export interface LicensePolicyView {
   until: string | null;
   expiry_stops: LicensePolicy['expiryStops'];
   local_patterns: string[];
+  quantity: LicensePolicy['quantity'];
+  pre_expiry_releases: boolean;
 }
 
 export interface AddFileInput {
@@ -111,6 +113,8 @@ function toPolicyView(policy: LicensePolicy): LicensePolicyView {
     until: policy.until,
     expiry_stops: policy.expiryStops,
     local_patterns: policy.localPatterns,
+    quantity: policy.quantity ?? 'licenses',
+    pre_expiry_releases: policy.preExpiryReleases ?? true,
   };
 }
 

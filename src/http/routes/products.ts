@@ -187,5 +187,7 @@ function toPolicyChanges(body: PolicyBody): Partial<LicensePolicy> {
     ...(body.until === undefined ? {} : { until: body.until }),
     ...(body.expiry_stops === undefined ? {} : { expiryStops: body.expiry_stops }),
     ...(body.local_patterns === undefined ? {} : { localPatterns: body.local_patterns }),
+    ...(body.quantity === undefined ? {} : { quantity: body.quantity }),
+    ...(body.pre_expiry_releases === undefined ? {} : { preExpiryReleases: body.pre_expiry_releases }),
   };
 }
