@@ -26,6 +26,16 @@ export const HTTP_STATUS = {
   SLUG_TAKEN: 409,
   /** An EDD item id that another product already uses. */
   ITEM_ID_TAKEN: 409,
+  /** The product already has a release with this version. */
+  RELEASE_EXISTS: 409,
+  /** A package download for a license the seller revoked. */
+  REVOKED: 403,
+  /** A package download for a suspended license. */
+  SUSPENDED: 403,
+  /** A package download the expired license no longer covers (a release newer than its expiry). */
+  EXPIRED: 403,
+  /** A package download for a site or machine where the license is not (or no longer) activated. */
+  NOT_ACTIVATED: 403,
   /** The same Idempotency-Key was sent with a different request body. */
   IDEMPOTENCY_KEY_REUSED: 422,
   /** Too many failed attempts from this client; retry later. */

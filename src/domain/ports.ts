@@ -11,6 +11,7 @@ import type {
   ProductFile,
   StorageKind,
 } from './model.ts';
+import type { Release } from './releases/release.ts';
 
 /** Wall-clock time, injected so tests can move it. */
 export interface Clock {
@@ -192,6 +193,14 @@ export interface LicenseRepo {
   events(licenseId: string): Promise<LicenseEvent[]>;
 }
 
+export interface ReleaseRepo {
+  /** Inserts a release; returns false when the product already has this version. */
+  insert(release: Release): Promise<boolean>;
+  findById(id: string): Promise<Release | undefined>;
+  /** A product's releases, oldest first. */
+  listByProduct(productId: string): Promise<Release[]>;
+}
+
 export interface Repositories {
   products: ProductRepo;
   files: FileRepo;
@@ -203,6 +212,7 @@ export interface Repositories {
   settings: SettingsRepo;
   secrets: SecretRepo;
   licenses: LicenseRepo;
+  releases: ReleaseRepo;
 }
 
 /** The database as the core sees it: repositories, and a transaction that groups writes. */

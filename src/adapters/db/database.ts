@@ -14,6 +14,7 @@ import {
 import pg from 'pg';
 import * as m0001 from './migrations/0001-init.ts';
 import * as m0002 from './migrations/0002-licensing.ts';
+import * as m0003 from './migrations/0003-releases.ts';
 import type { DB } from './schema.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -28,7 +29,11 @@ export interface Database {
   close(): Promise<void>;
 }
 
-const MIGRATIONS: Record<string, Migration> = { '0001-init': m0001, '0002-licensing': m0002 };
+const MIGRATIONS: Record<string, Migration> = {
+  '0001-init': m0001,
+  '0002-licensing': m0002,
+  '0003-releases': m0003,
+};
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
 

@@ -82,4 +82,21 @@ export interface DB {
     deactivated_at: string | null;
   };
   license_events: { id: string; license_id: string; type: string; detail: string; at: string };
+  releases: {
+    id: string;
+    product_id: string;
+    version: string;
+    file_name: string;
+    size: number;
+    sha256: string;
+    content_type: string;
+    storage: string;
+    object_key: string;
+    changelog: string | null;
+    requires_php: string | null;
+    requires_wp: string | null;
+    tested: string | null;
+    beta: number;
+    created_at: string;
+  };
 }

@@ -6,6 +6,7 @@ import type { Dialect } from './database.ts';
 import { createDownloadRepo } from './download-repo.ts';
 import { createLicenseRepo } from './license-repo.ts';
 import { createCustomerRepo, createGrantRepo, createOrderRepo } from './order-repos.ts';
+import { createReleaseRepo } from './release-repo.ts';
 import type { DB } from './schema.ts';
 
 function createRepositories(db: Kysely<DB>, dialect: Dialect): Repositories {
@@ -20,6 +21,7 @@ function createRepositories(db: Kysely<DB>, dialect: Dialect): Repositories {
     settings: createSettingsRepo(db),
     secrets: createSecretRepo(db),
     licenses: createLicenseRepo(db, dialect),
+    releases: createReleaseRepo(db),
   };
 }
 
