@@ -11,6 +11,7 @@ export interface PolicyOptions {
   localPattern?: string[];
   itemId?: number;
   quantityMode?: 'licenses' | 'multiply';
+  preExpiryReleases?: boolean;
 }
 
 function quantityMode(value: string): 'licenses' | 'multiply' {
@@ -42,6 +43,11 @@ export function addPolicyOptions(command: Command): Command {
       collect,
     )
     .option(
+      '--pre-expiry-releases',
+      'expired licenses may download releases published before expiry (default)',
+    )
+    .option('--no-pre-expiry-releases', 'expired licenses may download nothing')
+    .option(
       '--quantity-mode <mode>',
       'several units: licenses (one key each, default) or multiply (one key, limit × units)',
       quantityMode,
@@ -65,6 +71,7 @@ export function policyFromOptions(opts: PolicyOptions): Partial<LicensePolicy> |
     ...(opts.expiryStops === undefined ? {} : { expiryStops: opts.expiryStops }),
     ...(opts.localPattern === undefined ? {} : { localPatterns: opts.localPattern }),
     ...(opts.quantityMode === undefined ? {} : { quantity: opts.quantityMode }),
+    ...(opts.preExpiryReleases === undefined ? {} : { preExpiryReleases: opts.preExpiryReleases }),
   };
   if (opts.license || Object.keys(changes).length > 0) return changes;
   return undefined;
