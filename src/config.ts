@@ -36,6 +36,7 @@ const schema = z.object({
   CLOUDSECURE_IP_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
   CLOUDSECURE_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(30),
   CLOUDSECURE_METRICS: bool.default(true),
+  CLOUDSECURE_LICENSE_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(120),
   CLOUDSECURE_LICENSE_KEY_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9]{0,16}$/)
@@ -67,6 +68,8 @@ export interface Config {
   rateLimitPerMinute: number;
   /** Serve Prometheus metrics at /metrics (admin bearer token required). */
   metrics: boolean;
+  /** License API calls allowed per client IP and per license key and minute. */
+  licenseRateLimitPerMinute: number;
   /** Format of generated license keys; at least 120 bits (groups × length × 5 bits). */
   licenseKeyFormat: { prefix: string; groups: number; groupLength: number; separator: string };
 }
@@ -118,6 +121,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ipRetentionDays: e.CLOUDSECURE_IP_RETENTION_DAYS,
     rateLimitPerMinute: e.CLOUDSECURE_RATE_LIMIT_PER_MINUTE,
     metrics: e.CLOUDSECURE_METRICS,
+    licenseRateLimitPerMinute: e.CLOUDSECURE_LICENSE_RATE_LIMIT_PER_MINUTE,
     licenseKeyFormat: Object.freeze({
       prefix: e.CLOUDSECURE_LICENSE_KEY_PREFIX.toUpperCase(),
       groups: e.CLOUDSECURE_LICENSE_KEY_GROUPS,

@@ -37,6 +37,8 @@ export interface AppContext {
   blobs: BlobStores;
   storage: StorageSettingsStore;
   rateLimiter: RateLimiter;
+  /** Per-IP and per-key allowance of the public license API. */
+  licenseRateLimiter: RateLimiter;
   metrics: Metrics;
   clock: Clock;
   products: ProductService;
@@ -104,6 +106,9 @@ export async function createAppContext(
     keyFormat: assertKeyFormat(config.licenseKeyFormat),
   };
   const licenseSigner = createEd25519Signer(deriveKey(master.key, 'license-signing'));
+  const licenseRateLimiter = config.redisUrl
+    ? createRedisRateLimiter(config.redisUrl, config.licenseRateLimitPerMinute, `${config.redisPrefix}lrl:`)
+    : createMemoryRateLimiter(config.licenseRateLimitPerMinute);
   const rateLimiter = config.redisUrl
     ? createRedisRateLimiter(config.redisUrl, config.rateLimitPerMinute, `${config.redisPrefix}rl:`)
     : createMemoryRateLimiter(config.rateLimitPerMinute);
@@ -114,6 +119,7 @@ export async function createAppContext(
     blobs,
     storage,
     rateLimiter,
+    licenseRateLimiter,
     metrics: createMetrics(),
     clock,
     products: createProductService(deps),
@@ -128,6 +134,7 @@ export async function createAppContext(
     deps,
     async close() {
       await rateLimiter.close();
+      await licenseRateLimiter.close();
       await database.close();
     },
   };

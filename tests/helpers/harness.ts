@@ -88,6 +88,8 @@ export async function createHarness(overrides: Record<string, string> = {}): Pro
     CLOUDSECURE_PUBLIC_URL: `http://127.0.0.1:${port}`,
     CLOUDSECURE_LOG_LEVEL: 'debug',
     CLOUDSECURE_REDIS_PREFIX: `cstest:${randomBytes(4).toString('hex')}:`,
+    // Every test calls from 127.0.0.1; tests of the license rate limit set their own allowance.
+    CLOUDSECURE_LICENSE_RATE_LIMIT_PER_MINUTE: '1000000',
     ...(TEST_REDIS_URL ? { CLOUDSECURE_REDIS_URL: TEST_REDIS_URL } : {}),
     ...overrides,
   };

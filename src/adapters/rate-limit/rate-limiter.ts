@@ -6,10 +6,20 @@ export interface RateLimiter {
   isLimited(key: string): Promise<boolean>;
   /** Records one failure for `key`. */
   hit(key: string): Promise<void>;
+  /**
+   * Counts one request against every key (one round trip on Redis) and says whether all of them are
+   * still within the allowance, and if not, how many seconds until the window resets.
+   */
+  consume(keys: string[]): Promise<{ allowed: boolean; retryAfterSeconds: number }>;
   close(): Promise<void>;
 }
 
 const WINDOW_MS = 60_000;
+
+/** Seconds until the current fixed window ends: the Retry-After of a refusal. */
+export function secondsToNextWindow(nowMs: number): number {
+  return Math.max(1, Math.ceil((WINDOW_MS - (nowMs % WINDOW_MS)) / 1000));
+}
 
 export function createMemoryRateLimiter(limit: number, now: () => number = Date.now): RateLimiter {
   const windows = new Map<string, { start: number; count: number }>();
@@ -27,6 +37,15 @@ export function createMemoryRateLimiter(limit: number, now: () => number = Date.
     isLimited: async (key) => window(key).count >= limit,
     hit: async (key) => {
       window(key).count += 1;
+    },
+    consume: async (keys) => {
+      let allowed = true;
+      for (const key of keys) {
+        const w = window(key);
+        w.count += 1;
+        if (w.count > limit) allowed = false;
+      }
+      return { allowed, retryAfterSeconds: allowed ? 0 : secondsToNextWindow(now()) };
     },
     close: async () => undefined,
   };
@@ -52,6 +71,17 @@ export function createRedisRateLimiter(
         .incr(k)
         .pexpire(k, WINDOW_MS * 2)
         .exec();
+    },
+    async consume(keys) {
+      const multi = redis.multi();
+      for (const key of keys) {
+        const k = keyOf(key);
+        multi.incr(k).pexpire(k, WINDOW_MS * 2);
+      }
+      const results = (await multi.exec()) ?? [];
+      // Results alternate INCR, PEXPIRE; an INCR above the limit means this request is over.
+      const allowed = keys.every((_, i) => Number(results[i * 2]?.[1] ?? 0) <= limit);
+      return { allowed, retryAfterSeconds: allowed ? 0 : secondsToNextWindow(now()) };
     },
     async close() {
       await redis.quit();

@@ -2,6 +2,7 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AppContext } from '../../context.ts';
 import { MAX_FILE_TTL, MIN_FILE_TTL } from '../../domain/licenses/license-file.ts';
 import type { AppEnv } from '../env.ts';
+import { enforceLicenseRateLimit } from '../middleware/license-rate-limit.ts';
 import { errorResponses } from '../schemas.ts';
 
 const CheckoutRequestSchema = z
@@ -56,6 +57,7 @@ export function licenseFileRoutes(ctx: AppContext): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>();
   app.openapi(checkoutRoute, async (c) => {
     const body = c.req.valid('json');
+    await enforceLicenseRateLimit(ctx, c, body.key);
     const result = await ctx.licenseFiles.checkout({
       key: body.key,
       product: body.product === undefined ? undefined : String(body.product),

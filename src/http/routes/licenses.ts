@@ -2,6 +2,7 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import type { AppContext } from '../../context.ts';
 import type { AppEnv } from '../env.ts';
+import { enforceLicenseRateLimit } from '../middleware/license-rate-limit.ts';
 import { errorResponses, IdParam } from '../schemas.ts';
 
 /** Paths of the public license API: called by the seller's software, with no secret in the client. */
@@ -210,6 +211,7 @@ export function licenseRoutes(ctx: AppContext): OpenAPIHono<AppEnv> {
   ] as const) {
     app.openapi(publicRoute(action, description), async (c) => {
       const body = c.req.valid('json');
+      await enforceLicenseRateLimit(ctx, c, body.key);
       const result = await ctx.licenses[action]({
         key: body.key,
         product: String(body.product),
