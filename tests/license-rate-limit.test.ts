@@ -51,3 +51,26 @@ describe('license API rate limits', () => {
     expect(res.status).toBe(429);
   });
 });
+
+describe('EDD endpoint rate limits', () => {
+  it('answers 429 with Retry-After once a key is used past its allowance', async () => {
+    await freshMinute();
+    const key = `EDD-HAMMERED-${Date.now()}`;
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i += 1) {
+      const res = await fetch(`${b.url}/`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          edd_action: 'check_license',
+          license: key,
+          item_id: '1',
+          url: 'https://x.example.org',
+        }),
+      });
+      statuses.push(res.status);
+      if (res.status === 429) expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    }
+    expect(statuses.at(-1)).toBe(429);
+  });
+});

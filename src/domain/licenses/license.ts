@@ -34,6 +34,10 @@ export const DEFAULT_LOCAL_PATTERNS = [
   'staging.*',
   'stage.*',
   'dev.*',
+  // Managed WordPress hosts' staging domains.
+  '*.wpengine.com',
+  '*.wpenginepowered.com',
+  '*.kinsta.cloud',
 ];
 
 export const DEFAULT_POLICY: LicensePolicy = {
