@@ -279,8 +279,13 @@ function createGetVersion(
     product: Product,
     release: ReleaseView,
     url: string,
+    fingerprint: string,
   ): Promise<{ link: string; msg?: string }> {
-    const activation = activeSite(await repos.licenses.activeActivations(license.id), normalizeSiteURL(url));
+    // Desktop apps (the client SDK) ask with a machine fingerprint instead of a site URL.
+    const active = await repos.licenses.activeActivations(license.id);
+    const activation = fingerprint
+      ? active.find((a) => a.kind === 'machine' && a.identifier === fingerprint)
+      : activeSite(active, normalizeSiteURL(url));
     const check = checkLicense({
       license,
       productMatches: true,
@@ -299,14 +304,15 @@ function createGetVersion(
         check.code === 'EXPIRED'
           ? 'Your license has expired; renew it to receive this update.'
           : check.code === 'NOT_ACTIVATED'
-            ? 'Your license is not active for this site; activate it to receive updates.'
+            ? 'Your license is not active for this site or machine; activate it to receive updates.'
             : 'Your license key has been disabled.';
       return { link: '', msg };
     }
     const link = ctx.releases.packageURL({
       licenseId: license.id,
       releaseId: release.id,
-      site: activation.identifier,
+      site: activation.kind === 'site' ? activation.identifier : null,
+      fingerprint: activation.kind === 'machine' ? activation.identifier : null,
     });
     return { link };
   }
@@ -352,7 +358,15 @@ function createGetVersion(
     let link = '';
     let msg: string | undefined;
     if (!license) msg = 'No license key has been provided.';
-    else if (offered) ({ link, msg } = await packageFor(repos, license, product, offered, url));
+    else if (offered)
+      ({ link, msg } = await packageFor(
+        repos,
+        license,
+        product,
+        offered,
+        url,
+        (params.fingerprint ?? '').trim(),
+      ));
     else if (blocked) msg = 'The newest release needs a newer PHP or WordPress than this site runs.';
     else if (!newest) msg = 'No release has been published yet.';
 
