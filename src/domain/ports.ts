@@ -94,6 +94,7 @@ export interface CustomerRepo {
   /** Returns the customer with this e-mail, creating it (with `candidate`'s id and name) if absent. */
   upsertByEmail(candidate: Customer): Promise<Customer>;
   findById(id: string): Promise<Customer | undefined>;
+  findByEmail(email: string): Promise<Customer | undefined>;
 }
 
 export interface OrderRepo {
@@ -170,6 +171,13 @@ export interface LicenseRepo {
   findByKeyHash(keyHash: string): Promise<License | undefined>;
   listByOrder(orderId: string): Promise<License[]>;
   listByCustomer(customerId: string): Promise<License[]>;
+  /** Newest first, optionally narrowed to a product, a customer or a status. */
+  list(filter: {
+    productId?: string;
+    customerId?: string;
+    status?: string;
+    limit: number;
+  }): Promise<License[]>;
   /** The sealed key (see SecretBox), to show a buyer their key again. */
   keyCiphertext(id: string): Promise<string | undefined>;
   update(

@@ -72,6 +72,13 @@ export function createLicenseRepo(db: Kysely<DB>, dialect: Dialect): LicenseRepo
     async listByCustomer(customerId) {
       return (await licenses().where('customer_id', '=', customerId).orderBy('id').execute()).map(toLicense);
     },
+    async list({ productId, customerId, status, limit }) {
+      let query = licenses().orderBy('id', 'desc').limit(limit);
+      if (productId) query = query.where('product_id', '=', productId);
+      if (customerId) query = query.where('customer_id', '=', customerId);
+      if (status) query = query.where('status', '=', status);
+      return (await query.execute()).map(toLicense);
+    },
     async keyCiphertext(id) {
       const row = await db.selectFrom('licenses').select('key_enc').where('id', '=', id).executeTakeFirst();
       return row?.key_enc;

@@ -56,6 +56,10 @@ export function createCustomerRepo(db: Kysely<DB>): CustomerRepo {
       const row = await db.selectFrom('customers').selectAll().where('id', '=', id).executeTakeFirst();
       return row && toCustomer(row);
     },
+    async findByEmail(email) {
+      const row = await db.selectFrom('customers').selectAll().where('email', '=', email).executeTakeFirst();
+      return row && toCustomer(row);
+    },
   };
 }
 

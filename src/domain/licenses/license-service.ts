@@ -82,8 +82,29 @@ export interface LicenseService {
   revoke(licenseId: string): Promise<LicenseView>;
   /** Extends the same key by `days` from its current expiry (or from now, if it has passed). */
   renew(input: { licenseId: string; days: number }): Promise<LicenseView>;
+  list(filter: {
+    product?: string;
+    email?: string;
+    status?: string;
+    limit?: number;
+  }): Promise<LicenseSummary[]>;
+  /** Frees one site or machine of a license (the seller acting for a buyer who lost a machine). */
+  deactivateScope(input: { license: string; siteUrl?: string; fingerprint?: string }): Promise<LicenseView>;
   /** Moves the license (same key, same activations) to another customer, created if new. */
   transfer(input: { licenseId: string; email: string; name?: string | undefined }): Promise<LicenseView>;
+}
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export interface LicenseSummary {
+  id: string;
+  key_hint: string;
+  product: string;
+  customer_id: string;
+  status: License['status'];
+  expires_at: string | null;
+  activation_limit: number;
+  created_at: string;
 }
 
 export function toActivationView(a: Activation): ActivationView {
@@ -250,9 +271,12 @@ export function createLicenseService(deps: CoreDeps): LicenseService {
     });
   }
 
-  async function load(repos: Repositories, licenseId: string): Promise<License> {
-    const license = await repos.licenses.findById(licenseId);
-    if (!license) throw new AppError('NOT_FOUND', { message: `No license ${licenseId}.` });
+  /** A license named by its id or by its key (the seller may have either at hand). */
+  async function load(repos: Repositories, ref: string): Promise<License> {
+    const license = UUID_RE.test(ref.trim())
+      ? await repos.licenses.findById(ref.trim())
+      : await repos.licenses.findByKeyHash(hashLicenseKey(deps.licenseLookupKey, ref));
+    if (!license) throw new AppError('NOT_FOUND', { message: 'No such license.' });
     return license;
   }
 
@@ -406,6 +430,55 @@ export function createLicenseService(deps: CoreDeps): LicenseService {
     },
 
     get: (licenseId) => load(uow.repos, licenseId).then((license) => view(uow.repos, license)),
+    async list({ product, email, status, limit }) {
+      const repos = uow.repos;
+      const productRow = product ? await findProductRef(repos, product) : undefined;
+      if (product && !productRow) throw new AppError('NOT_FOUND', { message: `No product "${product}".` });
+      let customerId: string | undefined;
+      if (email) {
+        const existing = await repos.customers.findByEmail(normalizeEmail(email));
+        if (!existing) return [];
+        customerId = existing.id;
+      }
+      const rows = await repos.licenses.list({
+        ...(productRow ? { productId: productRow.id } : {}),
+        ...(customerId ? { customerId } : {}),
+        ...(status ? { status } : {}),
+        limit: Math.min(Math.max(limit ?? 100, 1), 1000),
+      });
+      const slugs = new Map<string, string>();
+      for (const row of rows) {
+        if (!slugs.has(row.productId))
+          slugs.set(row.productId, (await repos.products.findById(row.productId))?.slug ?? '');
+      }
+      return rows.map((l) => ({
+        id: l.id,
+        key_hint: l.keyHint,
+        product: slugs.get(l.productId) ?? '',
+        customer_id: l.customerId,
+        status: l.status,
+        expires_at: l.expiresAt,
+        activation_limit: l.activationLimit,
+        created_at: l.createdAt,
+      }));
+    },
+    deactivateScope({ license: ref, siteUrl, fingerprint }) {
+      return uow.transaction(async (repos) => {
+        const license = await load(repos, ref);
+        const site = siteUrl === undefined ? null : normalizeSiteURL(siteUrl);
+        if ((site === null) === (fingerprint === undefined || !fingerprint.trim())) {
+          throw new AppError('INVALID_REQUEST', { message: 'Give one usable --site or --fingerprint.' });
+        }
+        const kind = site ? 'site' : 'machine';
+        const identifier = site ?? fingerprint!.trim();
+        const existing = await repos.licenses.findActiveActivation(license.id, kind, identifier);
+        if (!existing)
+          throw new AppError('NOT_FOUND', { message: `No active ${kind} ${identifier} on this license.` });
+        await repos.licenses.deactivate(existing.id, deps.clock.now().toISOString());
+        await event(repos, license.id, 'license.deactivated', { kind, identifier, by: 'seller' });
+        return view(repos, license);
+      });
+    },
     suspend: (id) => change(id, () => ({ status: 'suspended' }), 'license.suspended'),
     reinstate: (id) => change(id, () => ({ status: 'active' }), 'license.reinstated'),
     revoke: (id) => change(id, () => ({ status: 'revoked' }), 'license.revoked'),
