@@ -1,29 +1,31 @@
 import { domainToASCII, domainToUnicode } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
-  absint,
   changelogHTML,
   eddActivationError,
   eddCheckStatus,
   eddChecksum,
   eddLicenseFields,
-  encodeEmoji,
-  encodePHPJSON,
   formatEddExpires,
   itemNameMatches,
   parseBatchProducts,
   parseLicenseRequest,
-  phpBool,
-  phpURLDecode,
-  phpVersionCompare,
   rawEddExpires,
   sanitizeKey,
-  sanitizeTitle,
-  serializePHP,
   siteFromUserAgent,
   siteVariants,
 } from './edd.ts';
 import type { License } from './license.ts';
+import {
+  absint,
+  encodeEmoji,
+  encodePHPJSON,
+  phpBool,
+  phpURLDecode,
+  phpVersionCompare,
+  sanitizeTitle,
+  serializePHP,
+} from './php.ts';
 
 const NOW = new Date('2025-06-01T12:00:00.000Z');
 const KEY = 'cc22c1ec86304b36883440e2e84cddff';

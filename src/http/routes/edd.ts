@@ -4,7 +4,6 @@ import { bodyLimit } from 'hono/body-limit';
 import type { AppContext } from '../../context.ts';
 import { AppError } from '../../domain/errors.ts';
 import {
-  absint,
   changelogHTML,
   descriptionHTML,
   type EddAction,
@@ -13,21 +12,14 @@ import {
   eddCheckStatus,
   eddChecksum,
   eddLicenseFields,
-  encodeEmoji,
-  encodePHPJSON,
   type FormParams,
   formatEddDate,
   isEddAction,
   itemNameMatches,
-  type PHPJSONValue,
   parseBatchProducts,
   parseLicenseRequest,
-  phpBool,
-  phpURLDecode,
-  phpVersionCompare,
   rawEddExpires,
   sanitizeKey,
-  serializePHP,
   siteFromUserAgent,
   siteVariants,
 } from '../../domain/licenses/edd.ts';
@@ -40,6 +32,16 @@ import {
   normalizeSiteURL,
 } from '../../domain/licenses/license.ts';
 import { hashLicenseKey } from '../../domain/licenses/license-key.ts';
+import {
+  absint,
+  encodeEmoji,
+  encodePHPJSON,
+  type PHPJSONValue,
+  phpBool,
+  phpURLDecode,
+  phpVersionCompare,
+  serializePHP,
+} from '../../domain/licenses/php.ts';
 import type { Product } from '../../domain/model.ts';
 import type { Repositories } from '../../domain/ports.ts';
 import type { ReleaseView } from '../../domain/releases/release-service.ts';
