@@ -107,6 +107,18 @@ export function createApp(ctx: AppContext): OpenAPIHono<AppEnv> {
   api.use('*', async (c, next) => {
     // JSON bodies are small; file uploads stream and enforce their own limit.
     if (/\/files$/.test(c.req.path)) return next();
+    // Decide from the headers when they suffice: reading c.req.raw.body makes @hono/node-server build a
+    // full web Request and body stream for every request (and turns off its direct body reads).
+    if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
+    const declared = c.req.header('content-length');
+    if (declared !== undefined && c.req.header('transfer-encoding') === undefined) {
+      if (Number(declared) > ctx.config.maxJsonBytes) {
+        throw new AppError('PAYLOAD_TOO_LARGE', {
+          message: `JSON bodies may be at most ${ctx.config.maxJsonBytes} bytes.`,
+        });
+      }
+      return next();
+    }
     return bodyLimit({
       maxSize: ctx.config.maxJsonBytes,
       onError: () => {

@@ -82,16 +82,21 @@ export function eddRoutes(ctx: AppContext): Hono<AppEnv> {
     });
   };
   app.get('/', handle);
+  const tooLarge = (): never => {
+    throw new AppError('PAYLOAD_TOO_LARGE', { message: `Bodies may be at most ${MAX_BODY_BYTES} bytes.` });
+  };
+  const streamedLimit = bodyLimit({ maxSize: MAX_BODY_BYTES, onError: tooLarge });
+  // A declared length is checked from the header; only chunked bodies go through the streaming limit
+  // (which makes the Node adapter build a web body stream for the request).
   app.post(
     '/',
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: () => {
-        throw new AppError('PAYLOAD_TOO_LARGE', {
-          message: `Bodies may be at most ${MAX_BODY_BYTES} bytes.`,
-        });
-      },
-    }),
+    (c, next) => {
+      const declared = c.req.header('content-length');
+      if (declared === undefined || c.req.header('transfer-encoding') !== undefined)
+        return streamedLimit(c, next);
+      if (Number(declared) > MAX_BODY_BYTES) tooLarge();
+      return next();
+    },
     handle,
   );
   return app;

@@ -195,7 +195,7 @@ const transferLicense = createRoute({
 export function signResponses(ctx: AppContext): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     await next();
-    if (!PUBLIC_LICENSE_PATHS.test(c.req.path)) return;
+    if (!PUBLIC_LICENSE_PATHS.test(c.req.path) || c.res.headers.has(SIGNATURE_HEADER)) return;
     const body = new Uint8Array(await c.res.clone().arrayBuffer());
     c.res.headers.set(SIGNATURE_HEADER, `ed25519=${ctx.licenseSigner.sign(body)}`);
   };
@@ -221,7 +221,10 @@ export function licenseRoutes(ctx: AppContext): OpenAPIHono<AppEnv> {
         version: body.version,
         environment: body.environment,
       });
-      return c.json({ ...result, nonce: body.nonce ?? null, ts: ctx.clock.now().toISOString() }, 200);
+      const payload = { ...result, nonce: body.nonce ?? null, ts: ctx.clock.now().toISOString() };
+      // Signed here, over the same bytes c.json sends, rather than by cloning the response afterwards.
+      c.header(SIGNATURE_HEADER, `ed25519=${ctx.licenseSigner.sign(Buffer.from(JSON.stringify(payload)))}`);
+      return c.json(payload, 200);
     });
   }
 
