@@ -3,15 +3,7 @@ import type { AppContext } from '../../context.ts';
 import { AppError } from '../../domain/errors.ts';
 import type { AppEnv } from '../env.ts';
 import { escapeHTML, formatBytes, page } from '../html.ts';
-import {
-  decideRange,
-  dispositionOf,
-  fileHeaders,
-  openLocalFile,
-  type SendResult,
-  sendLocalFile,
-  sendStream,
-} from '../send-file.ts';
+import { serveStoredFile } from '../serve-file.ts';
 
 /**
  * Buyers' links. `/a/<token>` is the access page that e-mails carry: opening it (as mail scanners do)
@@ -63,81 +55,20 @@ export function publicDownloadRoutes(ctx: AppContext): Hono<AppEnv> {
   app.on(['GET', 'HEAD', 'POST'], '/d/:token', async (c) => {
     const requester = { ip: c.var.ip, userAgent: c.req.header('user-agent') ?? null };
     const authorized = await guard(c.var.ip, () => downloads.authorize(c.req.param('token'), requester));
-    const { file } = authorized;
-    const store = await blobs.forKind(file.storage);
-    const isHead = c.req.method === 'HEAD';
-
-    if (store.kind !== 'local') {
-      // Two hops: the check, the count and the log happen here; the bytes come from the bucket through a
-      // presigned URL that lives at most 300 s and carries no customer data.
-      const url = await store.presignGet(file.objectKey, {
-        expiresInSeconds: 300,
-        contentDisposition: dispositionOf(file),
-        contentType: file.contentType,
-      });
-      if (!url) throw new AppError('FILE_UNAVAILABLE');
-      if (!isHead) await downloads.begin({ ...authorized, ...requester, range: null, redirected: true });
-      c.header('Cache-Control', 'no-store');
-      c.header('Referrer-Policy', 'no-referrer');
-      return c.redirect(url, c.req.method === 'POST' ? 303 : 302);
-    }
-
-    const decision = decideRange(file, c.req.header('range'), c.req.header('if-range'));
-    const headers = fileHeaders(file);
-    if (decision.kind === 'unsatisfiable') {
-      c.header('Content-Range', `bytes */${file.size}`);
-      throw new AppError('RANGE_NOT_SATISFIABLE', { message: `The file has ${file.size} bytes.` });
-    }
-    const range = decision.kind === 'partial' ? decision.range : undefined;
-    const status = range ? 206 : 200;
-    headers['Content-Length'] = String(range ? range.end - range.start + 1 : file.size);
-    if (range) headers['Content-Range'] = `bytes ${range.start}-${range.end}/${file.size}`;
-    if (isHead) return c.body(null, status, headers);
-
-    const path = store.localPath?.(file.objectKey);
-    const outgoing = c.env?.outgoing;
-    // Open the file before counting, so a missing or unreadable file never costs the buyer a download.
-    const handle = path && outgoing ? await openLocalFile(path).catch(unavailable) : undefined;
-    let eventId: string;
-    try {
-      eventId = await downloads.begin({
-        ...authorized,
-        ...requester,
-        range: range ? (c.req.header('range') ?? null) : null,
-        redirected: false,
-      });
-    } catch (error) {
-      await handle?.close();
-      throw error;
-    }
-    const finish = ({ bytes, completed }: SendResult): void => {
-      downloads.finish(eventId, bytes, completed).catch((error: unknown) => {
-        ctx.logger.error({ err: error, eventId }, 'could not record the end of a download');
-      });
-    };
-    if (handle && outgoing) {
-      return sendLocalFile(
-        outgoing,
-        status,
-        headers,
-        handle,
-        range ?? { start: 0, end: file.size - 1 },
-        finish,
-      );
-    }
-    let body: Awaited<ReturnType<typeof store.read>>;
-    try {
-      body = await store.read(file.objectKey, range);
-    } catch (error) {
-      await downloads.finish(eventId, 0, false);
-      throw new AppError('FILE_UNAVAILABLE', { cause: error });
-    }
-    return sendStream(c, status, headers, body, finish);
+    const store = await blobs.forKind(authorized.file.storage);
+    return serveStoredFile(c, {
+      file: authorized.file,
+      store,
+      async begin({ range, redirected }) {
+        const eventId = await downloads.begin({ ...authorized, ...requester, range, redirected });
+        return ({ bytes, completed }) => {
+          downloads.finish(eventId, bytes, completed).catch((error: unknown) => {
+            ctx.logger.error({ err: error, eventId }, 'could not record the end of a download');
+          });
+        };
+      },
+    });
   });
 
   return app;
-}
-
-function unavailable(error: unknown): never {
-  throw new AppError('FILE_UNAVAILABLE', { cause: error });
 }
