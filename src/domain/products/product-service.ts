@@ -1,10 +1,9 @@
-import { createHash } from 'node:crypto';
-import { type Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import type { CoreDeps } from '../core-deps.ts';
 import { AppError } from '../errors.ts';
 import { DEFAULT_POLICY, type LicensePolicy } from '../licenses/license.ts';
 import type { Product, ProductFile } from '../model.ts';
+import { storeBlob } from '../storage/store-blob.ts';
 import { assertLimit, assertSlug, PRODUCT_DEFAULTS, sanitizeFileName, slugify } from './product.ts';
 
 export interface CreateProductInput {
@@ -252,38 +251,20 @@ export function createProductService(deps: CoreDeps): ProductService {
     async addFile(input) {
       const product = await find(input.product);
       const store = await deps.blobs.active();
-      const objectKey = `f/${deps.newId()}`;
-      const hash = createHash('sha256');
-      let size = 0;
-      const meter = new Transform({
-        transform(chunk: Buffer, _enc, done) {
-          hash.update(chunk);
-          size += chunk.length;
-          done(null, chunk);
-        },
-      });
-      const put = store.put(objectKey, meter, {
+      const blob = await storeBlob(store, `f/${deps.newId()}`, input.body, {
         contentType: input.contentType,
-        ...(input.size === undefined ? {} : { size: input.size }),
-        ...(input.onProgress ? { onProgress: input.onProgress } : {}),
+        size: input.size,
+        onProgress: input.onProgress,
       });
-      try {
-        await Promise.all([pipeline(input.body, meter), put]);
-      } catch (error) {
-        meter.destroy();
-        await put.catch(() => undefined);
-        await store.remove(objectKey).catch(() => undefined);
-        throw error;
-      }
       const file: ProductFile = {
         id: deps.newId(),
         productId: product.id,
         name: sanitizeFileName(input.fileName),
-        size,
-        sha256: hash.digest('hex'),
+        size: blob.size,
+        sha256: blob.sha256,
         contentType: input.contentType,
-        storage: store.kind,
-        objectKey,
+        storage: blob.storage,
+        objectKey: blob.objectKey,
         createdAt: deps.clock.now().toISOString(),
       };
       await uow.repos.files.insert(file);

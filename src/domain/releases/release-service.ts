@@ -1,6 +1,4 @@
-import { createHash } from 'node:crypto';
-import { type Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import type { CoreDeps } from '../core-deps.ts';
 import type { Requester } from '../downloads/download-service.ts';
 import { scopeDigest } from '../downloads/download-token.ts';
@@ -8,6 +6,7 @@ import { AppError } from '../errors.ts';
 import { normalizeSiteURL } from '../licenses/license.ts';
 import type { Product } from '../model.ts';
 import { sanitizeFileName } from '../products/product.ts';
+import { storeBlob } from '../storage/store-blob.ts';
 import {
   type AuthorizedPackage,
   authorizePackage,
@@ -172,39 +171,21 @@ export function createReleaseService(deps: CoreDeps): ReleaseService {
       const fileName = sanitizeFileName(input.fileName);
       const contentType = input.contentType ?? contentTypeFor(fileName);
       const store = await deps.blobs.active();
-      const objectKey = `r/${deps.newId()}`;
-      const hash = createHash('sha256');
-      let size = 0;
-      const meter = new Transform({
-        transform(chunk: Buffer, _enc, done) {
-          hash.update(chunk);
-          size += chunk.length;
-          done(null, chunk);
-        },
+      const blob = await storeBlob(store, `r/${deps.newId()}`, input.body, {
+        contentType: contentType,
+        size: input.size,
+        onProgress: input.onProgress,
       });
-      const put = store.put(objectKey, meter, {
-        contentType,
-        ...(input.size === undefined ? {} : { size: input.size }),
-        ...(input.onProgress ? { onProgress: input.onProgress } : {}),
-      });
-      try {
-        await Promise.all([pipeline(input.body, meter), put]);
-      } catch (error) {
-        meter.destroy();
-        await put.catch(() => undefined);
-        await store.remove(objectKey).catch(() => undefined);
-        throw error;
-      }
       const release: Release = {
         id: deps.newId(),
         productId: product.id,
         version,
         fileName,
-        size,
-        sha256: hash.digest('hex'),
+        size: blob.size,
+        sha256: blob.sha256,
         contentType,
-        storage: store.kind,
-        objectKey,
+        storage: blob.storage,
+        objectKey: blob.objectKey,
         changelog: input.changelog ?? null,
         requiresPHP,
         requiresWP,
@@ -214,7 +195,7 @@ export function createReleaseService(deps: CoreDeps): ReleaseService {
       };
       // The unique (product, version) key settles two uploads of the same version racing each other.
       if (!(await uow.repos.releases.insert(release))) {
-        await store.remove(objectKey).catch(() => undefined);
+        await store.remove(blob.objectKey).catch(() => undefined);
         throw exists(version, product);
       }
       return toReleaseView(release, product);
