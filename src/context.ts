@@ -23,6 +23,7 @@ import { createLicenseFileService, type LicenseFileService } from './domain/lice
 import { assertKeyFormat } from './domain/licenses/license-key.ts';
 import { createLicenseService, type LicenseService } from './domain/licenses/license-service.ts';
 import { createOrderService, type OrderService } from './domain/orders/order-service.ts';
+import { createOutboxService, type OutboxService } from './domain/outbox/outbox-service.ts';
 import type { BlobStores, Clock } from './domain/ports.ts';
 import { createProductService, type ProductService } from './domain/products/product-service.ts';
 import { createReleaseService, type ReleaseService } from './domain/releases/release-service.ts';
@@ -49,6 +50,8 @@ export interface AppContext {
   licenses: LicenseService;
   licenseFiles: LicenseFileService;
   releases: ReleaseService;
+  /** Side effects waiting for delivery (handlers per topic arrive with the integrations that need them). */
+  outbox: OutboxService;
   /** The composition's core dependencies, for services added by the HTTP layer and tests. */
   deps: CoreDeps;
   /** Signs license API responses and license files. */
@@ -130,6 +133,7 @@ export async function createAppContext(
     licenses: createLicenseService(deps),
     licenseFiles: createLicenseFileService(deps, licenseSigner),
     releases: createReleaseService(deps),
+    outbox: createOutboxService(deps, { handlers: {} }),
     licenseSigner,
     deps,
     async close() {

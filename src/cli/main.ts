@@ -3,6 +3,7 @@ import { registerAdminCommands } from './commands/admin.ts';
 import { registerCatalogCommands } from './commands/catalog.ts';
 import { registerLicenseCommands } from './commands/licenses.ts';
 import { registerOrderCommands } from './commands/orders.ts';
+import { registerOutboxCommands } from './commands/outbox.ts';
 import { registerReleaseCommands } from './commands/releases.ts';
 import { registerServeCommand } from './commands/serve.ts';
 import type { GlobalOptions } from './commands/shared.ts';
@@ -24,6 +25,7 @@ registerCatalogCommands(program, globals);
 registerOrderCommands(program, globals);
 registerLicenseCommands(program, globals);
 registerReleaseCommands(program, globals);
+registerOutboxCommands(program, globals);
 
 try {
   await program.parseAsync(process.argv);

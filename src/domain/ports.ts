@@ -11,6 +11,7 @@ import type {
   ProductFile,
   StorageKind,
 } from './model.ts';
+import type { OutboxMessage, OutboxStatus } from './outbox/outbox.ts';
 import type { Release } from './releases/release.ts';
 
 /** Wall-clock time, injected so tests can move it. */
@@ -209,6 +210,24 @@ export interface ReleaseRepo {
   listByProduct(productId: string): Promise<Release[]>;
 }
 
+export interface OutboxRepo {
+  /** Adds a message (inside the caller's transaction); false when its idempotency key exists already. */
+  enqueue(message: OutboxMessage): Promise<boolean>;
+  /**
+   * Takes up to `limit` due messages for this worker until `leaseUntil`, counting an attempt for each.
+   * Concurrent workers never take the same message (SKIP LOCKED on PostgreSQL); a worker that dies
+   * leaves its messages to be taken again once the lease runs out.
+   */
+  claim(input: { now: string; leaseUntil: string; limit: number }): Promise<OutboxMessage[]>;
+  markDelivered(id: string, at: string): Promise<void>;
+  /** Records a failed attempt: due again at `nextAttemptAt`, or dead-lettered (`failed`) when null. */
+  markFailed(id: string, error: string, nextAttemptAt: string | null): Promise<void>;
+  list(filter: { status?: OutboxStatus | undefined; limit: number }): Promise<OutboxMessage[]>;
+  findById(id: string): Promise<OutboxMessage | undefined>;
+  /** Puts a message back in the queue, due now, with a fresh attempt count; false if unknown. */
+  retry(id: string, now: string): Promise<boolean>;
+}
+
 export interface Repositories {
   products: ProductRepo;
   files: FileRepo;
@@ -221,6 +240,7 @@ export interface Repositories {
   secrets: SecretRepo;
   licenses: LicenseRepo;
   releases: ReleaseRepo;
+  outbox: OutboxRepo;
 }
 
 /** The database as the core sees it: repositories, and a transaction that groups writes. */

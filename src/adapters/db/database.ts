@@ -15,6 +15,7 @@ import pg from 'pg';
 import * as m0001 from './migrations/0001-init.ts';
 import * as m0002 from './migrations/0002-licensing.ts';
 import * as m0003 from './migrations/0003-releases.ts';
+import * as m0004 from './migrations/0004-outbox.ts';
 import type { DB } from './schema.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -33,6 +34,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0001-init': m0001,
   '0002-licensing': m0002,
   '0003-releases': m0003,
+  '0004-outbox': m0004,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

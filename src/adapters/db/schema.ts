@@ -99,4 +99,17 @@ export interface DB {
     beta: number;
     created_at: string;
   };
+  outbox: {
+    id: string;
+    topic: string;
+    payload: string;
+    idempotency_key: string;
+    status: string;
+    attempts: number;
+    next_attempt_at: string;
+    locked_until: string | null;
+    last_error: string | null;
+    created_at: string;
+    delivered_at: string | null;
+  };
 }

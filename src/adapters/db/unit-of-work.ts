@@ -6,6 +6,7 @@ import type { Dialect } from './database.ts';
 import { createDownloadRepo } from './download-repo.ts';
 import { createLicenseRepo } from './license-repo.ts';
 import { createCustomerRepo, createGrantRepo, createOrderRepo } from './order-repos.ts';
+import { createOutboxRepo } from './outbox-repo.ts';
 import { createReleaseRepo } from './release-repo.ts';
 import type { DB } from './schema.ts';
 
@@ -22,6 +23,7 @@ function createRepositories(db: Kysely<DB>, dialect: Dialect): Repositories {
     secrets: createSecretRepo(db),
     licenses: createLicenseRepo(db, dialect),
     releases: createReleaseRepo(db),
+    outbox: createOutboxRepo(db, dialect),
   };
 }
 
