@@ -210,6 +210,26 @@ export interface ReleaseRepo {
   listByProduct(productId: string): Promise<Release[]>;
 }
 
+export interface MailMessage {
+  to: string;
+  subject: string;
+  text: string;
+  html: string;
+  /**
+   * Stable per e-mail (derived from the outbox idempotency key), sent as the Message-ID header: a
+   * redelivery after a crash carries the same id, so receivers and the .eml writer can tell it is one mail.
+   */
+  messageId: string;
+}
+
+/** Sends e-mail: SMTP, or `.eml` files under the data dir on a fresh install. */
+export interface Mailer {
+  send(message: MailMessage): Promise<void>;
+  /** Throws when the mail server cannot be reached (readiness). */
+  check(): Promise<void>;
+  close(): Promise<void>;
+}
+
 export interface OutboxRepo {
   /** Adds a message (inside the caller's transaction); false when its idempotency key exists already. */
   enqueue(message: OutboxMessage): Promise<boolean>;
