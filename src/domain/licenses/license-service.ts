@@ -179,6 +179,26 @@ export async function issueLicense(
   };
 }
 
+/** A license as the buyer sees it: the full key, opened from its sealed copy. */
+export async function toIssuedLicense(
+  deps: CoreDeps,
+  repos: Repositories,
+  license: License,
+): Promise<IssuedLicense> {
+  const [product, sealed] = await Promise.all([
+    repos.products.findById(license.productId),
+    repos.licenses.keyCiphertext(license.id),
+  ]);
+  return {
+    id: license.id,
+    key: sealed ? deps.secrets.open(sealed, license.id) : '',
+    product: product?.slug ?? '',
+    status: license.status,
+    expires_at: license.expiresAt,
+    activation_limit: license.activationLimit,
+  };
+}
+
 export function createLicenseService(deps: CoreDeps): LicenseService {
   const { uow } = deps;
 
@@ -281,19 +301,13 @@ export function createLicenseService(deps: CoreDeps): LicenseService {
   }
 
   async function view(repos: Repositories, license: License): Promise<LicenseView> {
-    const [product, activations, events, sealed] = await Promise.all([
-      repos.products.findById(license.productId),
+    const [issued, activations, events] = await Promise.all([
+      toIssuedLicense(deps, repos, license),
       repos.licenses.activeActivations(license.id),
       repos.licenses.events(license.id),
-      repos.licenses.keyCiphertext(license.id),
     ]);
     return {
-      id: license.id,
-      key: sealed ? deps.secrets.open(sealed, license.id) : '',
-      product: product?.slug ?? '',
-      status: license.status,
-      expires_at: license.expiresAt,
-      activation_limit: license.activationLimit,
+      ...issued,
       order_id: license.orderId,
       customer_id: license.customerId,
       created_at: license.createdAt,

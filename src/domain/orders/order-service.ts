@@ -3,7 +3,12 @@ import { normalizeEmail } from '../customers/email.ts';
 import { AppError } from '../errors.ts';
 import { planGrant } from '../grants/grant.ts';
 import { type DownloadLink, type GrantView, linksForGrant, toGrantView } from '../grants/grant-service.ts';
-import { findProductRef, type IssuedLicense, issueLicense } from '../licenses/license-service.ts';
+import {
+  findProductRef,
+  type IssuedLicense,
+  issueLicense,
+  toIssuedLicense,
+} from '../licenses/license-service.ts';
 import type { Customer, Order, Product } from '../model.ts';
 import type { Repositories } from '../ports.ts';
 
@@ -59,16 +64,7 @@ export function createOrderService(deps: CoreDeps): OrderService {
     }
     const licenses: IssuedLicense[] = [];
     for (const license of await repos.licenses.listByOrder(order.id)) {
-      const sealed = await repos.licenses.keyCiphertext(license.id);
-      const product = await repos.products.findById(license.productId);
-      licenses.push({
-        id: license.id,
-        key: sealed ? deps.secrets.open(sealed, license.id) : '',
-        product: product?.slug ?? '',
-        status: license.status,
-        expires_at: license.expiresAt,
-        activation_limit: license.activationLimit,
-      });
+      licenses.push(await toIssuedLicense(deps, repos, license));
     }
     return {
       order: {
