@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import type { AppContext } from '../../context.ts';
-import { AppError } from '../../domain/errors.ts';
 import type { AppEnv } from '../env.ts';
+import { guardLinkToken } from '../middleware/link-guard.ts';
 import { serveStoredFile } from '../serve-file.ts';
 
 /**
@@ -15,15 +15,9 @@ export function packageRoutes(ctx: AppContext): Hono<AppEnv> {
 
   app.on(['GET', 'HEAD'], '/p/:token', async (c) => {
     const requester = { ip: c.var.ip, userAgent: c.req.header('user-agent') ?? null };
-    // Unknown or tampered tokens count against the client's IP, as on /d/ links.
-    const limitKey = `link:${requester.ip ?? 'unknown'}`;
-    if (await rateLimiter.isLimited(limitKey)) throw new AppError('RATE_LIMITED');
-    const authorized = await releases
-      .authorizePackage(c.req.param('token'), requester)
-      .catch(async (error) => {
-        if (error instanceof AppError && error.code === 'NOT_FOUND') await rateLimiter.hit(limitKey);
-        throw error;
-      });
+    const authorized = await guardLinkToken(rateLimiter, requester.ip, () =>
+      releases.authorizePackage(c.req.param('token'), requester),
+    );
     return serveStoredFile(c, {
       file: authorized.file,
       store: await blobs.forKind(authorized.file.storage),

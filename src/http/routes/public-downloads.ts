@@ -1,8 +1,8 @@
 import { Hono } from 'hono';
 import type { AppContext } from '../../context.ts';
-import { AppError } from '../../domain/errors.ts';
 import type { AppEnv } from '../env.ts';
 import { escapeHTML, formatBytes, page } from '../html.ts';
+import { guardLinkToken } from '../middleware/link-guard.ts';
 import { serveStoredFile } from '../serve-file.ts';
 
 /**
@@ -14,21 +14,10 @@ export function publicDownloadRoutes(ctx: AppContext): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const { downloads, rateLimiter, blobs } = ctx;
 
-  async function guard<T>(ip: string | null, work: () => Promise<T>): Promise<T> {
-    // Unknown or tampered tokens count as failures; too many from one IP are refused outright, so
-    // guessing is slow even before 128 bits of MAC make it hopeless.
-    const key = `link:${ip ?? 'unknown'}`;
-    if (await rateLimiter.isLimited(key)) throw new AppError('RATE_LIMITED');
-    try {
-      return await work();
-    } catch (error) {
-      if (error instanceof AppError && error.code === 'NOT_FOUND') await rateLimiter.hit(key);
-      throw error;
-    }
-  }
-
   app.get('/a/:token', async (c) => {
-    const access = await guard(c.var.ip, () => downloads.openAccess(c.req.param('token')));
+    const access = await guardLinkToken(rateLimiter, c.var.ip, () =>
+      downloads.openAccess(c.req.param('token')),
+    );
     const items = access.links
       .map((link) => {
         const left =
@@ -54,7 +43,9 @@ export function publicDownloadRoutes(ctx: AppContext): Hono<AppEnv> {
 
   app.on(['GET', 'HEAD', 'POST'], '/d/:token', async (c) => {
     const requester = { ip: c.var.ip, userAgent: c.req.header('user-agent') ?? null };
-    const authorized = await guard(c.var.ip, () => downloads.authorize(c.req.param('token'), requester));
+    const authorized = await guardLinkToken(rateLimiter, c.var.ip, () =>
+      downloads.authorize(c.req.param('token'), requester),
+    );
     const store = await blobs.forKind(authorized.file.storage);
     return serveStoredFile(c, {
       file: authorized.file,
