@@ -1,10 +1,9 @@
 import type { Kysely, Selectable } from 'kysely';
+import { isUUID } from '../../domain/ids.ts';
 import type { LicensePolicy } from '../../domain/licenses/license.ts';
 import type { Product, ProductFile, StorageKind } from '../../domain/model.ts';
 import type { FileRepo, ProductRepo } from '../../domain/ports.ts';
 import type { DB } from './schema.ts';
-
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function toProduct(row: Selectable<DB['products']>): Product {
   return {
@@ -82,7 +81,7 @@ export function createProductRepo(db: Kysely<DB>): ProductRepo {
     },
     async findBySlugOrId(ref) {
       const query = db.selectFrom('products').selectAll();
-      const row = await (UUID_RE.test(ref)
+      const row = await (isUUID(ref)
         ? query.where('id', '=', ref)
         : query.where('slug', '=', ref)
       ).executeTakeFirst();
@@ -118,7 +117,7 @@ export function createFileRepo(db: Kysely<DB>): FileRepo {
         .execute();
     },
     async findById(id) {
-      if (!UUID_RE.test(id)) return undefined;
+      if (!isUUID(id)) return undefined;
       const row = await db.selectFrom('files').selectAll().where('id', '=', id).executeTakeFirst();
       return row && toFile(row);
     },

@@ -1,10 +1,9 @@
 import { type Kysely, type Selectable, sql } from 'kysely';
+import { isUUID } from '../../domain/ids.ts';
 import type { Activation, ActivationKind, License, LicenseStatus } from '../../domain/licenses/license.ts';
 import type { LicenseRepo } from '../../domain/ports.ts';
 import type { Dialect } from './database.ts';
 import type { DB } from './schema.ts';
-
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function toLicense(row: Selectable<DB['licenses']>): License {
   return {
@@ -58,7 +57,7 @@ export function createLicenseRepo(db: Kysely<DB>, dialect: Dialect): LicenseRepo
         .execute();
     },
     async findById(id) {
-      if (!UUID_RE.test(id)) return undefined;
+      if (!isUUID(id)) return undefined;
       const row = await licenses().where('id', '=', id).executeTakeFirst();
       return row && toLicense(row);
     },

@@ -1,9 +1,8 @@
 import { type Kysely, type Selectable, sql } from 'kysely';
+import { isUUID } from '../../domain/ids.ts';
 import type { Customer, Grant, Order } from '../../domain/model.ts';
 import type { CustomerRepo, GrantRepo, OrderRepo } from '../../domain/ports.ts';
 import type { DB } from './schema.ts';
-
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function toCustomer(row: Selectable<DB['customers']>): Customer {
   return { id: row.id, email: row.email, name: row.name, createdAt: row.created_at };
@@ -80,7 +79,7 @@ export function createOrderRepo(db: Kysely<DB>): OrderRepo {
       return Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
     },
     async findById(id) {
-      if (!UUID_RE.test(id)) return undefined;
+      if (!isUUID(id)) return undefined;
       const row = await db.selectFrom('orders').selectAll().where('id', '=', id).executeTakeFirst();
       return row && toOrder(row);
     },
@@ -141,7 +140,7 @@ export function createGrantRepo(db: Kysely<DB>): GrantRepo {
         .execute();
     },
     async findById(id) {
-      if (!UUID_RE.test(id)) return undefined;
+      if (!isUUID(id)) return undefined;
       const row = await db.selectFrom('grants').selectAll().where('id', '=', id).executeTakeFirst();
       return row && toGrant(row);
     },

@@ -1,11 +1,10 @@
 import type { Kysely, Selectable } from 'kysely';
+import { isUUID } from '../../domain/ids.ts';
 import type { StorageKind } from '../../domain/model.ts';
 import type { ReleaseRepo } from '../../domain/ports.ts';
 import type { Release } from '../../domain/releases/release.ts';
 import { isUniqueViolation } from './catalog-repos.ts';
 import type { DB } from './schema.ts';
-
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function toRelease(row: Selectable<DB['releases']>): Release {
   return {
@@ -58,7 +57,7 @@ export function createReleaseRepo(db: Kysely<DB>): ReleaseRepo {
       }
     },
     async findById(id) {
-      if (!UUID_RE.test(id)) return undefined;
+      if (!isUUID(id)) return undefined;
       const row = await db.selectFrom('releases').selectAll().where('id', '=', id).executeTakeFirst();
       return row && toRelease(row);
     },

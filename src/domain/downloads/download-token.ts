@@ -16,6 +16,7 @@
  * site is still activated. The license itself is re-checked on every use, as grants are.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { isUUID } from '../ids.ts';
 
 const KIND_DIRECT = 0x01;
 const KIND_ACCESS = 0x02;
@@ -139,10 +140,8 @@ export function createLinkSigner(linkKey: Buffer): LinkSigner {
   };
 }
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 function uuidToBytes(id: string): Buffer {
-  if (!UUID_RE.test(id)) throw new Error(`not a UUID: ${id}`);
+  if (!isUUID(id)) throw new Error(`not a UUID: ${id}`);
   return Buffer.from(id.replaceAll('-', ''), 'hex');
 }
 

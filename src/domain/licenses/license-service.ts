@@ -1,6 +1,7 @@
 import type { CoreDeps } from '../core-deps.ts';
 import { normalizeEmail } from '../customers/email.ts';
 import { AppError } from '../errors.ts';
+import { isUUID } from '../ids.ts';
 import type { Product } from '../model.ts';
 import type { Repositories } from '../ports.ts';
 import {
@@ -93,8 +94,6 @@ export interface LicenseService {
   /** Moves the license (same key, same activations) to another customer, created if new. */
   transfer(input: { licenseId: string; email: string; name?: string | undefined }): Promise<LicenseView>;
 }
-
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface LicenseSummary {
   id: string;
@@ -293,7 +292,7 @@ export function createLicenseService(deps: CoreDeps): LicenseService {
 
   /** A license named by its id or by its key (the seller may have either at hand). */
   async function load(repos: Repositories, ref: string): Promise<License> {
-    const license = UUID_RE.test(ref.trim())
+    const license = isUUID(ref.trim())
       ? await repos.licenses.findById(ref.trim())
       : await repos.licenses.findByKeyHash(hashLicenseKey(deps.licenseLookupKey, ref));
     if (!license) throw new AppError('NOT_FOUND', { message: 'No such license.' });
