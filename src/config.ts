@@ -44,6 +44,12 @@ const schema = z.object({
   CLOUDSECURE_LICENSE_KEY_GROUPS: z.coerce.number().int().min(1).max(16).default(5),
   CLOUDSECURE_LICENSE_KEY_GROUP_LENGTH: z.coerce.number().int().min(2).max(16).default(5),
   CLOUDSECURE_LICENSE_KEY_SEPARATOR: z.enum(['-', '_', '.', 'none']).default('-'),
+  CLOUDSECURE_OUTBOX: bool.default(true),
+  CLOUDSECURE_OUTBOX_POLL_MS: z.coerce.number().int().min(50).max(600_000).default(1000),
+  CLOUDSECURE_OUTBOX_LEASE_MS: z.coerce.number().int().min(500).max(3_600_000).default(120_000),
+  CLOUDSECURE_OUTBOX_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(8),
+  CLOUDSECURE_RECONCILE_MINUTES: z.coerce.number().int().min(0).max(1440).default(15),
+  CLOUDSECURE_EXPIRY_NOTICE_DAYS: z.coerce.number().int().min(0).max(365).default(14),
 });
 
 export interface Config {
@@ -72,6 +78,12 @@ export interface Config {
   licenseRateLimitPerMinute: number;
   /** Format of generated license keys; at least 120 bits (groups × length × 5 bits). */
   licenseKeyFormat: { prefix: string; groups: number; groupLength: number; separator: string };
+  /** Outbox delivery: whether `serve` runs a worker, how often it polls, how long a claim lasts. */
+  outbox: { worker: boolean; pollMs: number; leaseMs: number; maxAttempts: number };
+  /** Minutes between WooCommerce reconciliation polls; 0 = off. */
+  reconcileMinutes: number;
+  /** Days before expiry that a license's owner is e-mailed; 0 = never. */
+  expiryNoticeDays: number;
 }
 
 export class ConfigError extends Error {
@@ -128,5 +140,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       groupLength: e.CLOUDSECURE_LICENSE_KEY_GROUP_LENGTH,
       separator: e.CLOUDSECURE_LICENSE_KEY_SEPARATOR === 'none' ? '' : e.CLOUDSECURE_LICENSE_KEY_SEPARATOR,
     }),
+    outbox: Object.freeze({
+      worker: e.CLOUDSECURE_OUTBOX,
+      pollMs: e.CLOUDSECURE_OUTBOX_POLL_MS,
+      leaseMs: e.CLOUDSECURE_OUTBOX_LEASE_MS,
+      maxAttempts: e.CLOUDSECURE_OUTBOX_MAX_ATTEMPTS,
+    }),
+    reconcileMinutes: e.CLOUDSECURE_RECONCILE_MINUTES,
+    expiryNoticeDays: e.CLOUDSECURE_EXPIRY_NOTICE_DAYS,
   });
 }

@@ -5,6 +5,7 @@ import { deriveKey, loadMasterKey } from './adapters/crypto/keys.ts';
 import { createSecretBox } from './adapters/crypto/secret-box.ts';
 import { type Database, openDatabase } from './adapters/db/database.ts';
 import { createUnitOfWork } from './adapters/db/unit-of-work.ts';
+import { createTemplateRenderer } from './adapters/email/templates.ts';
 import { createUUIDv7Generator } from './adapters/ids.ts';
 import { createMetrics, type Metrics } from './adapters/metrics.ts';
 import {
@@ -19,16 +20,23 @@ import type { CoreDeps } from './domain/core-deps.ts';
 import { createDownloadService, type DownloadService } from './domain/downloads/download-service.ts';
 import { createLinkSigner } from './domain/downloads/download-token.ts';
 import { createGrantService, type GrantService } from './domain/grants/grant-service.ts';
+import { type ConnectionService, createConnectionService } from './domain/integrations/connections.ts';
+import { createMessagingSettings, type MessagingSettings } from './domain/integrations/messaging.ts';
+import { createNotices, type Notices } from './domain/integrations/notices.ts';
+import { createStoreSync, type StoreSync } from './domain/integrations/store-sync.ts';
 import { createLicenseFileService, type LicenseFileService } from './domain/licenses/license-file-service.ts';
 import { assertKeyFormat } from './domain/licenses/license-key.ts';
 import { createLicenseService, type LicenseService } from './domain/licenses/license-service.ts';
 import { createOrderService, type OrderService } from './domain/orders/order-service.ts';
+import { DEFAULT_RETRY } from './domain/outbox/outbox.ts';
 import { createOutboxService, type OutboxService } from './domain/outbox/outbox-service.ts';
 import type { BlobStores, Clock } from './domain/ports.ts';
 import { createProductService, type ProductService } from './domain/products/product-service.ts';
 import { createReleaseService, type ReleaseService } from './domain/releases/release-service.ts';
 import { createStorageSettingsStore, type StorageSettingsStore } from './domain/storage/storage-settings.ts';
 import { createTokenService, type TokenService } from './domain/tokens/token-service.ts';
+import { createMailTransport, type MailTransport } from './workers/mail-transport.ts';
+import { createOutboxHandlers } from './workers/outbox-handlers.ts';
 
 /** Everything the HTTP app and the CLI use, built once from the config. */
 export interface AppContext {
@@ -50,8 +58,16 @@ export interface AppContext {
   licenses: LicenseService;
   licenseFiles: LicenseFileService;
   releases: ReleaseService;
-  /** Side effects waiting for delivery (handlers per topic arrive with the integrations that need them). */
+  /** Side effects waiting for delivery: e-mail, Brevo, WooCommerce write-back, the seller's webhooks. */
   outbox: OutboxService;
+  /** WooCommerce and Stripe connections and product mappings. */
+  connections: ConnectionService;
+  /** Applies a store order's current state (deliver, add lines, revoke). */
+  storeSync: StoreSync;
+  /** Mail transport and branding, Brevo, outgoing webhook endpoints. */
+  messaging: MessagingSettings;
+  notices: Notices;
+  mail: MailTransport;
   /** The composition's core dependencies, for services added by the HTTP layer and tests. */
   deps: CoreDeps;
   /** Signs license API responses and license files. */
@@ -108,6 +124,22 @@ export async function createAppContext(
     licenseLookupKey: deriveKey(master.key, 'license-lookup'),
     keyFormat: assertKeyFormat(config.licenseKeyFormat),
   };
+  const orders = createOrderService(deps);
+  const connections = createConnectionService(deps);
+  const messaging = createMessagingSettings(deps);
+  const mail = createMailTransport(messaging, config.dataDir);
+  const outbox = createOutboxService(deps, {
+    handlers: createOutboxHandlers({
+      deps,
+      orders,
+      connections,
+      messaging,
+      mail,
+      templates: createTemplateRenderer({ overridesDir: join(config.dataDir, 'templates') }),
+    }),
+    retry: { ...DEFAULT_RETRY, maxAttempts: config.outbox.maxAttempts },
+    leaseMs: config.outbox.leaseMs,
+  });
   const licenseSigner = createEd25519Signer(deriveKey(master.key, 'license-signing'));
   const licenseRateLimiter = config.redisUrl
     ? createRedisRateLimiter(config.redisUrl, config.licenseRateLimitPerMinute, `${config.redisPrefix}lrl:`)
@@ -126,17 +158,23 @@ export async function createAppContext(
     metrics: createMetrics(),
     clock,
     products: createProductService(deps),
-    orders: createOrderService(deps),
+    orders,
     grants: createGrantService(deps),
     downloads: createDownloadService(deps),
     tokens: createTokenService(deps),
     licenses: createLicenseService(deps),
     licenseFiles: createLicenseFileService(deps, licenseSigner),
     releases: createReleaseService(deps),
-    outbox: createOutboxService(deps, { handlers: {} }),
+    outbox,
+    connections,
+    storeSync: createStoreSync(deps),
+    messaging,
+    notices: createNotices(deps),
+    mail,
     licenseSigner,
     deps,
     async close() {
+      await mail.close();
       await rateLimiter.close();
       await licenseRateLimiter.close();
       await database.close();

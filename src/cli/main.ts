@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerAdminCommands } from './commands/admin.ts';
 import { registerCatalogCommands } from './commands/catalog.ts';
+import { registerIntegrationCommands } from './commands/integrations.ts';
 import { registerLicenseCommands } from './commands/licenses.ts';
 import { registerOrderCommands } from './commands/orders.ts';
 import { registerOutboxCommands } from './commands/outbox.ts';
@@ -26,6 +27,7 @@ registerOrderCommands(program, globals);
 registerLicenseCommands(program, globals);
 registerReleaseCommands(program, globals);
 registerOutboxCommands(program, globals);
+registerIntegrationCommands(program, globals);
 
 try {
   await program.parseAsync(process.argv);

@@ -38,6 +38,10 @@ export const HTTP_STATUS = {
   NOT_ACTIVATED: 403,
   /** The same Idempotency-Key was sent with a different request body. */
   IDEMPOTENCY_KEY_REUSED: 422,
+  /** A store webhook whose signature does not verify (WooCommerce, Stripe); nothing was done. */
+  WEBHOOK_SIGNATURE_INVALID: 401,
+  /** A store platform or provider we depend on could not be reached; the caller may retry. */
+  UPSTREAM_UNAVAILABLE: 503,
   /** Too many failed attempts from this client; retry later. */
   RATE_LIMITED: 429,
   /** The stored file cannot be read from its blob store right now. */

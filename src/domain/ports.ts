@@ -1,4 +1,13 @@
 import type { Readable } from 'node:stream';
+import type { MappingKey } from './integrations/external-order.ts';
+import type {
+  Connection,
+  ConnectionKind,
+  ExternalOrderRecord,
+  OrderLine,
+  ProductMapping,
+  WebhookEndpoint,
+} from './integrations/model.ts';
 import type { Activation, ActivationKind, License } from './licenses/license.ts';
 import type {
   ApiToken,
@@ -179,6 +188,8 @@ export interface LicenseRepo {
     status?: string;
     limit: number;
   }): Promise<License[]>;
+  /** Active licenses whose expiry falls in [from, to). */
+  listExpiring(from: string, to: string, limit: number): Promise<License[]>;
   /** The sealed key (see SecretBox), to show a buyer their key again. */
   keyCiphertext(id: string): Promise<string | undefined>;
   update(
@@ -248,6 +259,48 @@ export interface OutboxRepo {
   retry(id: string, now: string): Promise<boolean>;
 }
 
+export interface ConnectionRepo {
+  insert(connection: Connection): Promise<void>;
+  findById(id: string): Promise<Connection | undefined>;
+  list(kind?: ConnectionKind): Promise<Connection[]>;
+}
+
+export interface MappingRepo {
+  /** Maps a platform key to a product, replacing an earlier mapping of the same key. */
+  set(mapping: ProductMapping): Promise<void>;
+  /** The product ids of the keys that are mapped, keyed by `kind:value`. */
+  find(keys: MappingKey[]): Promise<Map<string, string>>;
+  listByProduct(productId: string): Promise<ProductMapping[]>;
+}
+
+export interface ExternalOrderRepo {
+  /**
+   * The record of a store order, locked for the rest of the transaction (so two deliveries of the same
+   * order are handled one after the other). Creates it in state `pending` when absent.
+   */
+  claim(source: string, externalId: string, now: string): Promise<ExternalOrderRecord>;
+  update(record: ExternalOrderRecord): Promise<void>;
+  find(source: string, externalId: string): Promise<ExternalOrderRecord | undefined>;
+  findByOrder(orderId: string): Promise<ExternalOrderRecord | undefined>;
+}
+
+export interface OrderLineRepo {
+  insert(line: OrderLine): Promise<void>;
+  listByOrder(orderId: string): Promise<OrderLine[]>;
+}
+
+export interface ProcessedEventRepo {
+  /** Records a provider's event id; false when it was processed before. */
+  insert(source: string, eventId: string, at: string): Promise<boolean>;
+}
+
+export interface WebhookEndpointRepo {
+  insert(endpoint: WebhookEndpoint): Promise<void>;
+  findById(id: string): Promise<WebhookEndpoint | undefined>;
+  list(): Promise<WebhookEndpoint[]>;
+  remove(id: string): Promise<boolean>;
+}
+
 export interface Repositories {
   products: ProductRepo;
   files: FileRepo;
@@ -261,6 +314,12 @@ export interface Repositories {
   licenses: LicenseRepo;
   releases: ReleaseRepo;
   outbox: OutboxRepo;
+  connections: ConnectionRepo;
+  mappings: MappingRepo;
+  externalOrders: ExternalOrderRepo;
+  orderLines: OrderLineRepo;
+  processedEvents: ProcessedEventRepo;
+  webhookEndpoints: WebhookEndpointRepo;
 }
 
 /** The database as the core sees it: repositories, and a transaction that groups writes. */

@@ -16,6 +16,7 @@ import { orderRoutes } from './routes/orders.ts';
 import { packageRoutes } from './routes/packages.ts';
 import { productRoutes } from './routes/products.ts';
 import { publicDownloadRoutes } from './routes/public-downloads.ts';
+import { storeWebhookRoutes } from './routes/store-webhooks.ts';
 
 /** Builds the HTTP app from the context; no ports are opened here (see server.ts). */
 export function createApp(ctx: AppContext): OpenAPIHono<AppEnv> {
@@ -98,6 +99,7 @@ export function createApp(ctx: AppContext): OpenAPIHono<AppEnv> {
   app.route('/', publicDownloadRoutes(ctx));
   app.route('/', packageRoutes(ctx));
   app.route('/', eddRoutes(ctx));
+  app.route('/', storeWebhookRoutes(ctx));
 
   const api = new OpenAPIHono<AppEnv>({ defaultHook: app.defaultHook });
   const auth = requireToken(ctx.tokens, ctx.rateLimiter);

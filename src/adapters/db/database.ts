@@ -16,6 +16,7 @@ import * as m0001 from './migrations/0001-init.ts';
 import * as m0002 from './migrations/0002-licensing.ts';
 import * as m0003 from './migrations/0003-releases.ts';
 import * as m0004 from './migrations/0004-outbox.ts';
+import * as m0005 from './migrations/0005-integrations.ts';
 import type { DB } from './schema.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -35,6 +36,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0002-licensing': m0002,
   '0003-releases': m0003,
   '0004-outbox': m0004,
+  '0005-integrations': m0005,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

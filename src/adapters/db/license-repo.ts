@@ -71,6 +71,16 @@ export function createLicenseRepo(db: Kysely<DB>, dialect: Dialect): LicenseRepo
     async listByCustomer(customerId) {
       return (await licenses().where('customer_id', '=', customerId).orderBy('id').execute()).map(toLicense);
     },
+    async listExpiring(from, to, limit) {
+      const rows = await licenses()
+        .where('status', '=', 'active')
+        .where('expires_at', '>=', from)
+        .where('expires_at', '<', to)
+        .orderBy('expires_at')
+        .limit(limit)
+        .execute();
+      return rows.map(toLicense);
+    },
     async list({ productId, customerId, status, limit }) {
       let query = licenses().orderBy('id', 'desc').limit(limit);
       if (productId) query = query.where('product_id', '=', productId);

@@ -112,4 +112,25 @@ export interface DB {
     created_at: string;
     delivered_at: string | null;
   };
+  connections: { id: string; kind: string; settings: string; created_at: string };
+  product_mappings: { kind: string; value: string; product_id: string; created_at: string };
+  external_orders: {
+    source: string;
+    external_id: string;
+    state: string;
+    platform_status: string;
+    modified_at: string | null;
+    order_id: string | null;
+    access: string;
+    updated_at: string;
+  };
+  order_lines: {
+    order_id: string;
+    line_id: string;
+    product_id: string;
+    quantity: number;
+    created_at: string;
+  };
+  processed_events: { source: string; event_id: string; at: string };
+  webhook_endpoints: { id: string; url: string; events: string; created_at: string };
 }

@@ -4,6 +4,14 @@ import { createSecretRepo, createSettingsRepo, createTokenRepo } from './admin-r
 import { createFileRepo, createProductRepo } from './catalog-repos.ts';
 import type { Dialect } from './database.ts';
 import { createDownloadRepo } from './download-repo.ts';
+import {
+  createConnectionRepo,
+  createExternalOrderRepo,
+  createMappingRepo,
+  createOrderLineRepo,
+  createProcessedEventRepo,
+  createWebhookEndpointRepo,
+} from './integration-repos.ts';
 import { createLicenseRepo } from './license-repo.ts';
 import { createCustomerRepo, createGrantRepo, createOrderRepo } from './order-repos.ts';
 import { createOutboxRepo } from './outbox-repo.ts';
@@ -24,6 +32,12 @@ function createRepositories(db: Kysely<DB>, dialect: Dialect): Repositories {
     licenses: createLicenseRepo(db, dialect),
     releases: createReleaseRepo(db),
     outbox: createOutboxRepo(db, dialect),
+    connections: createConnectionRepo(db),
+    mappings: createMappingRepo(db),
+    externalOrders: createExternalOrderRepo(db, dialect),
+    orderLines: createOrderLineRepo(db),
+    processedEvents: createProcessedEventRepo(db),
+    webhookEndpoints: createWebhookEndpointRepo(db),
   };
 }
 

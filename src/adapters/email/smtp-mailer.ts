@@ -18,6 +18,9 @@ export function createSMTPMailer(settings: SMTPSettings): Mailer {
     port: settings.port,
     secure: settings.secure,
     ...(settings.user ? { auth: { user: settings.user, pass: settings.password ?? '' } } : {}),
+    // A few kept-open connections: the outbox delivers several messages at once.
+    pool: true,
+    maxConnections: 4,
     connectionTimeout: 15_000,
     socketTimeout: 30_000,
   });

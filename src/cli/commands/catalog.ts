@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { guessContentType } from '../../adapters/content-type.ts';
 import type { AppContext } from '../../context.ts';
 import { parseDuration } from '../../domain/duration.ts';
+import type { MappingKind } from '../../domain/integrations/external-order.ts';
 import type { FileView, ProductView } from '../../domain/products/product-service.ts';
 import { CLIUsageError, print, table } from '../output.ts';
 import { createProgress } from '../progress.ts';
@@ -122,6 +123,44 @@ export function registerCatalogCommands(program: Command, globals: () => GlobalO
           (f: FileView) => `${f.id}  ${f.name}  ${f.size} bytes`,
         );
       }),
+    );
+
+  product
+    .command('map <product>')
+    .description('Map store products to this product (unmapped order lines are ignored and reported)')
+    .option('--woocommerce-product <id>', 'WooCommerce product id')
+    .option('--variation <id>', 'WooCommerce variation id (with --woocommerce-product)')
+    .option('--sku <sku>', 'WooCommerce SKU')
+    .option('--stripe-price <price>', 'Stripe price id (price_…)')
+    .option('--stripe-product <prod>', 'Stripe product id (prod_…)')
+    .action(
+      (
+        ref: string,
+        opts: {
+          woocommerceProduct?: string;
+          variation?: string;
+          sku?: string;
+          stripePrice?: string;
+          stripeProduct?: string;
+        },
+      ) =>
+        withContext(globals(), async (ctx) => {
+          const keys: { kind: MappingKind; value: string }[] = [];
+          if (opts.variation) keys.push({ kind: 'woocommerce_variation', value: opts.variation });
+          else if (opts.woocommerceProduct)
+            keys.push({ kind: 'woocommerce_product', value: opts.woocommerceProduct });
+          if (opts.sku) keys.push({ kind: 'woocommerce_sku', value: opts.sku });
+          if (opts.stripePrice) keys.push({ kind: 'stripe_price', value: opts.stripePrice });
+          if (opts.stripeProduct) keys.push({ kind: 'stripe_product', value: opts.stripeProduct });
+          if (keys.length === 0) {
+            throw new CLIUsageError(
+              'Give --woocommerce-product, --variation, --sku, --stripe-price or --stripe-product.',
+            );
+          }
+          let result: unknown;
+          for (const key of keys) result = await ctx.connections.mapProduct({ product: ref, ...key });
+          print(globals(), result);
+        }),
     );
 
   product

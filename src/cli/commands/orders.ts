@@ -29,21 +29,31 @@ export function registerOrderCommands(program: Command, globals: () => GlobalOpt
       [] as string[],
     )
     .option('--external-id <id>', "the store's order id; repeating it returns the same order")
-    .action((opts: { email: string; name?: string; product: string[]; externalId?: string }) =>
-      withContext(globals(), async (ctx) => {
-        const view = await ctx.orders.create({
-          email: opts.email,
-          name: opts.name,
-          products: opts.product.map(parseProductArg),
-          externalId: opts.externalId,
-          source: 'cli',
-        });
-        print(
-          globals(),
-          view,
-          (v: OrderView) => `order ${v.order.id} for ${v.customer.email}\n${humanLinks(v.downloads)}`,
-        );
-      }),
+    .option('--no-notify', 'do not e-mail the buyer their keys and links')
+    .action(
+      (opts: { email: string; name?: string; product: string[]; externalId?: string; notify: boolean }) =>
+        withContext(globals(), async (ctx) => {
+          const view = await ctx.orders.create({
+            email: opts.email,
+            name: opts.name,
+            products: opts.product.map(parseProductArg),
+            externalId: opts.externalId,
+            source: 'cli',
+            notify: opts.notify,
+          });
+          print(
+            globals(),
+            view,
+            (v: OrderView) => `order ${v.order.id} for ${v.customer.email}\n${humanLinks(v.downloads)}`,
+          );
+        }),
+    );
+
+  order
+    .command('resend <order>')
+    .description('E-mail the buyer their access links again')
+    .action((id: string) =>
+      withContext(globals(), async (ctx) => print(globals(), await ctx.notices.resendLinks(id))),
     );
 
   program

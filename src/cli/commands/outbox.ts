@@ -1,5 +1,6 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import type { OutboxMessage, OutboxStatus } from '../../domain/outbox/outbox.ts';
+import { startBackgroundJobs } from '../../workers/background.ts';
 import { print, table } from '../output.ts';
 import { withContext } from '../runner.ts';
 import { type GlobalOptions, integer } from './shared.ts';
@@ -39,6 +40,34 @@ export function registerOutboxCommands(program: Command, globals: () => GlobalOp
         print(globals(), rows, (r: Record<string, unknown>[]) =>
           table(r, ['id', 'topic', 'status', 'attempts', 'next_attempt_at', 'last_error']),
         );
+      }),
+    );
+  outbox
+    .command('work')
+    .description(
+      'Deliver messages until stopped (or, with --once, until none are due); `serve` does this too',
+    )
+    .option('--once', 'deliver what is due now, then exit', false)
+    .action((opts: { once: boolean }) =>
+      withContext(globals(), async (ctx) => {
+        if (opts.once) {
+          const total = { delivered: 0, retrying: 0, dead: 0 };
+          for (;;) {
+            const pass = await ctx.outbox.runOnce();
+            total.delivered += pass.delivered;
+            total.retrying += pass.retrying;
+            total.dead += pass.dead;
+            if (pass.delivered + pass.retrying + pass.dead === 0) break;
+          }
+          print(globals(), total);
+          return;
+        }
+        const jobs = startBackgroundJobs(ctx, { outbox: true, schedules: false });
+        await new Promise<void>((resolve) => {
+          process.once('SIGINT', resolve);
+          process.once('SIGTERM', resolve);
+        });
+        await jobs.stop();
       }),
     );
   outbox

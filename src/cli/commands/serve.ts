@@ -3,10 +3,9 @@ import pino from 'pino';
 import { loadConfig } from '../../config.ts';
 import { createAppContext } from '../../context.ts';
 import { startServer } from '../../http/server.ts';
+import { startBackgroundJobs } from '../../workers/background.ts';
 import { printError } from '../output.ts';
 import type { GlobalOptions } from './shared.ts';
-
-const HOUR = 3_600_000;
 
 export function registerServeCommand(program: Command, globals: () => GlobalOptions): void {
   program
@@ -22,20 +21,11 @@ export function registerServeCommand(program: Command, globals: () => GlobalOpti
           { url: server.url, publicUrl: config.publicUrl, database: ctx.database.dialect },
           'CloudSecure is listening',
         );
-        // The IP retention policy runs here too, hourly, so a plain install keeps its promise.
-        const prune = async (): Promise<void> => {
-          const erased = await ctx.downloads.pruneIps(config.ipRetentionDays);
-          if (erased > 0) logger.info({ erased }, 'erased client IPs past the retention period');
-        };
-        const timer = setInterval(
-          () => prune().catch((err: unknown) => logger.error({ err }, 'IP retention failed')),
-          HOUR,
-        );
-        timer.unref();
-        await prune();
+        // Outbox delivery, IP retention, reconciliation and expiry notices run in every server node.
+        const jobs = startBackgroundJobs(ctx, { outbox: config.outbox.worker, schedules: true });
         const stop = async (): Promise<void> => {
-          clearInterval(timer);
           await server.close();
+          await jobs.stop();
           await ctx.close();
           process.exit(0);
         };

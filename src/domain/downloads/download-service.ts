@@ -2,6 +2,7 @@ import type { CoreDeps } from '../core-deps.ts';
 import { AppError } from '../errors.ts';
 import { checkGrant, RESUME_WINDOW_MS } from '../grants/grant.ts';
 import { type DownloadLink, linksForGrant } from '../grants/grant-service.ts';
+import { emitWebhook } from '../integrations/side-effects.ts';
 import type { DownloadEvent, DownloadStatus, Grant, Product, ProductFile } from '../model.ts';
 import type { DownloadEventFilter, Repositories } from '../ports.ts';
 
@@ -117,6 +118,14 @@ export function createDownloadService(deps: CoreDeps): DownloadService {
             range,
             bytes: 0,
           });
+          // Once per grant and file: the first refusal tells the seller a buyer ran out of downloads.
+          await emitWebhook(
+            deps,
+            tx,
+            'download.limit_reached',
+            { grant_id: grant.id, file_id: file.id, order_id: grant.orderId },
+            `${grant.id}:${file.id}`,
+          );
           return null;
         }
         return log(tx, grant, file, requester, {

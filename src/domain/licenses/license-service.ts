@@ -2,6 +2,7 @@ import type { CoreDeps } from '../core-deps.ts';
 import { normalizeEmail } from '../customers/email.ts';
 import { AppError } from '../errors.ts';
 import { isUUID } from '../ids.ts';
+import { onLicenseEnded } from '../integrations/side-effects.ts';
 import type { Product } from '../model.ts';
 import type { Repositories } from '../ports.ts';
 import {
@@ -325,6 +326,15 @@ export function createLicenseService(deps: CoreDeps): LicenseService {
       const changes = plan(license, deps.clock.now());
       await repos.licenses.update(license.id, changes);
       await event(repos, license.id, type, { ...changes });
+      const ended = changes.status === 'revoked' || changes.status === 'suspended' ? changes.status : null;
+      if (ended && license.status !== ended) {
+        await onLicenseEnded(deps, repos, {
+          licenseId: license.id,
+          customerId: license.customerId,
+          orderId: license.orderId,
+          status: ended,
+        });
+      }
       return view(repos, { ...license, ...changes });
     });
   }

@@ -1,16 +1,12 @@
 import type { CoreDeps } from '../core-deps.ts';
 import { normalizeEmail } from '../customers/email.ts';
 import { AppError } from '../errors.ts';
-import { planGrant } from '../grants/grant.ts';
 import { type DownloadLink, type GrantView, linksForGrant, toGrantView } from '../grants/grant-service.ts';
-import {
-  findProductRef,
-  type IssuedLicense,
-  issueLicense,
-  toIssuedLicense,
-} from '../licenses/license-service.ts';
+import { onOrderDelivered } from '../integrations/side-effects.ts';
+import { findProductRef, type IssuedLicense, toIssuedLicense } from '../licenses/license-service.ts';
 import type { Customer, Order, Product } from '../model.ts';
 import type { Repositories } from '../ports.ts';
+import { deliverProducts } from './deliver-products.ts';
 
 export interface CreateOrderInput {
   email: string;
@@ -23,6 +19,8 @@ export interface CreateOrderInput {
   externalId?: string | undefined;
   /** An Idempotency-Key with a hash of the request it came with. */
   idempotency?: { key: string; requestHash: string } | undefined;
+  /** E-mail the buyer their keys and links (default true). */
+  notify?: boolean | undefined;
 }
 
 export interface CustomerView {
@@ -165,19 +163,19 @@ export function createOrderService(deps: CoreDeps): OrderService {
         if (!(await repos.orders.insert(order))) {
           return raced(repos, input);
         }
-        for (const { product, quantity } of lines.values()) {
-          await repos.grants.insert(
-            planGrant({ id: deps.newId(), orderId: order.id, customerId: customer.id, product, now }),
-          );
-          const policy = product.licensePolicy;
-          if (!policy) continue;
-          const base = { product, customerId: customer.id, orderId: order.id, now };
-          if ((policy.quantity ?? 'licenses') === 'multiply') {
-            await issueLicense(deps, repos, { ...base, activationLimit: policy.activationLimit * quantity });
-          } else {
-            for (let unit = 0; unit < quantity; unit += 1) await issueLicense(deps, repos, base);
-          }
-        }
+        const licenseIds = await deliverProducts(deps, repos, {
+          orderId: order.id,
+          customerId: customer.id,
+          lines: [...lines.values()],
+          now,
+        });
+        await onOrderDelivered(deps, repos, {
+          orderId: order.id,
+          customerId: customer.id,
+          licenseIds,
+          deliveryKey: order.id,
+          notify: input.notify ?? true,
+        });
         return view(repos, order, true);
       });
     },

@@ -6,6 +6,7 @@ import {
   nextDelayMs,
   type OutboxMessage,
   type OutboxStatus,
+  PermanentDeliveryError,
   type RetryPolicy,
 } from './outbox.ts';
 
@@ -57,6 +58,8 @@ export function createOutboxService(
     /** How long a claimed message stays reserved for one worker. */
     leaseMs?: number;
     batchSize?: number;
+    /** Messages of one batch delivered at the same time. */
+    concurrency?: number;
     random?: () => number;
   },
 ): OutboxService {
@@ -74,7 +77,7 @@ export function createOutboxService(
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       // `attempts` already counts this one (taken at claim time, so a crash mid-delivery counts too).
-      if (!handler || message.attempts >= policy.maxAttempts) {
+      if (!handler || error instanceof PermanentDeliveryError || message.attempts >= policy.maxAttempts) {
         await repos.outbox.markFailed(message.id, reason, null);
         return 'dead';
       }
@@ -93,7 +96,14 @@ export function createOutboxService(
         limit: options.batchSize ?? 50,
       });
       const summary: RunSummary = { delivered: 0, retrying: 0, dead: 0 };
-      for (const message of batch) summary[await deliver(message)] += 1;
+      let next = 0;
+      const lane = async (): Promise<void> => {
+        while (next < batch.length) {
+          const message = batch[next++]!;
+          summary[await deliver(message)] += 1;
+        }
+      };
+      await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 4) }, lane));
       return summary;
     },
     list: ({ status, limit }) =>

@@ -36,3 +36,14 @@ export function nextDelayMs(
   const delay = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, attempts - 1));
   return Math.round(delay / 2 + random() * (delay / 2));
 }
+
+/**
+ * Thrown by a handler when trying again cannot help (a 400/401/403 from a provider, a message whose
+ * subject no longer exists): the message goes straight to the dead-letter state instead of retrying.
+ */
+export class PermanentDeliveryError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'PermanentDeliveryError';
+  }
+}
