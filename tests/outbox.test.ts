@@ -73,6 +73,8 @@ describe('outbox delivery', () => {
 
     const retried = await cliJSON<{ status: string; attempts: number }>(h.env, ['outbox', 'retry', dead!.id]);
     expect(retried).toMatchObject({ status: 'pending', attempts: 0 });
+    // The CLI stamped "due now" with the real clock, which may be ahead of this test's clock.
+    h.clock.advance(60_000);
     const ok = createOutboxService(h.ctx.deps, { handlers: { 't.flaky': async () => undefined } });
     expect((await ok.runOnce()).delivered).toBe(1);
     expect((await cliFailure(h.env, ['outbox', 'retry', dead!.id])).body.error.code).toBe('NOT_FOUND');

@@ -72,7 +72,14 @@ export function createConnectionService(deps: CoreDeps) {
       id: c.id,
       kind: c.kind,
       webhook_url: webhookUrl(c),
-      settings: { ...c.settings },
+      settings:
+        c.kind === 'woocommerce'
+          ? {
+              store_url: c.settings.storeUrl,
+              on_refund: c.settings.endAction,
+              customer_note: c.settings.customerNote,
+            }
+          : { api_base: c.settings.apiBase, on_refund: c.settings.endAction },
       credentials_hint: hint,
       created_at: c.createdAt,
     };

@@ -87,9 +87,15 @@ export function createMessagingSettings(deps: CoreDeps) {
     return describeMail();
   }
   async function describeMail() {
-    const settings = await mail();
-    const hint = settings.smtp?.user ? ((await repos.secrets.findById(SMTP_SECRET))?.hint ?? null) : null;
-    return { ...settings, password_hint: hint };
+    const m = await mail();
+    const hint = m.smtp?.user ? ((await repos.secrets.findById(SMTP_SECRET))?.hint ?? null) : null;
+    return {
+      transport: m.transport,
+      smtp: m.smtp,
+      from: m.from,
+      seller: { name: m.seller.name, logo_url: m.seller.logoUrl, support_email: m.seller.supportEmail },
+      password_hint: hint,
+    };
   }
 
   async function brevo(): Promise<BrevoSettings | null> {
@@ -178,7 +184,13 @@ export function createMessagingSettings(deps: CoreDeps) {
       await seal(BREVO_SECRET, 'brevo', input.apiKey.trim());
       await repos.settings.set(BREVO_SETTING, JSON.stringify(settings));
       changed();
-      return { ...settings, api_key_hint: (await repos.secrets.findById(BREVO_SECRET))?.hint ?? '' };
+      return {
+        enabled: true,
+        api_base: settings.apiBase,
+        list_id: settings.listId,
+        template_id: settings.templateId,
+        api_key_hint: (await repos.secrets.findById(BREVO_SECRET))?.hint ?? '',
+      };
     },
     async disconnectBrevo() {
       const current = await brevo();

@@ -93,7 +93,9 @@ export function createOutboxService(
       const batch = await repos.outbox.claim({
         now: now.toISOString(),
         leaseUntil: new Date(now.getTime() + leaseMs).toISOString(),
-        limit: options.batchSize ?? 50,
+        // Small batches: one lease covers the whole batch, so it must outlast its slowest deliveries
+        // (2 per lane at most), or another worker could take messages this one has not reached yet.
+        limit: options.batchSize ?? 8,
       });
       const summary: RunSummary = { delivered: 0, retrying: 0, dead: 0 };
       let next = 0;
