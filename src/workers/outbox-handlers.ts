@@ -81,7 +81,8 @@ export function createOutboxHandlers(h: HandlerDeps): Record<string, OutboxHandl
           to,
           sender,
           templateId: brevo.settings.templateId,
-          idempotencyKey: message.idempotencyKey,
+          // A digest: stable across retries for Brevo's deduplication, but no internal id leaves the server.
+          idempotencyKey: createHash('sha256').update(message.idempotencyKey).digest('hex'),
           params: {
             name: customer.name ?? '',
             products: context.products.map((p) => p.name),
@@ -131,16 +132,22 @@ export function createOutboxHandlers(h: HandlerDeps): Record<string, OutboxHandl
         consumerSecret: credentials.consumerSecret,
       });
       const at = deps.clock.now().toISOString();
+      // The meta says where access stands *now*, not what this message was about: write-backs of one order
+      // can be delivered out of order (retries, parallel lanes), and the last one must not be stale.
+      const record = await deps.uow.repos.externalOrders.findByOrder(payload.orderId);
+      const status = !record ? payload.kind : record.access === 'active' ? 'delivered' : record.access;
       // Meta first: it is an upsert, so a retry after a failed note repeats nothing visible.
       await client.updateMeta(payload.externalId, [
-        { key: 'cloudsecure_delivery_status', value: payload.kind },
+        { key: 'cloudsecure_delivery_status', value: status },
         { key: 'cloudsecure_order_id', value: payload.orderId },
         { key: `cloudsecure_${payload.kind}_at`, value: at },
       ]);
       const note =
         payload.kind === 'delivered'
           ? await deliveryNote(h, payload.orderId)
-          : `CloudSecure: access ${payload.kind} (downloads stopped, license keys ${payload.kind}).`;
+          : payload.kind === 'reinstated'
+            ? 'CloudSecure: access restored (downloads and license keys work again).'
+            : `CloudSecure: access ${payload.kind} (downloads stopped, license keys ${payload.kind}).`;
       await client.addNote(
         payload.externalId,
         note,

@@ -93,6 +93,7 @@ function toRecord(row: DB['external_orders']): ExternalOrderRecord {
     modifiedAt: row.modified_at,
     orderId: row.order_id,
     access: row.access as AccessState,
+    endedAt: row.ended_at,
     updatedAt: row.updated_at,
   };
 }
@@ -110,6 +111,7 @@ export function createExternalOrderRepo(db: Kysely<DB>, dialect: Dialect): Exter
           modified_at: null,
           order_id: null,
           access: 'none',
+          ended_at: null,
           updated_at: now,
         })
         .onConflict((oc) => oc.columns(['source', 'external_id']).doNothing())
@@ -139,6 +141,7 @@ export function createExternalOrderRepo(db: Kysely<DB>, dialect: Dialect): Exter
           modified_at: r.modifiedAt,
           order_id: r.orderId,
           access: r.access,
+          ended_at: r.endedAt,
           updated_at: r.updatedAt,
         })
         .where('source', '=', r.source)

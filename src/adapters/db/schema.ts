@@ -122,6 +122,7 @@ export interface DB {
     modified_at: string | null;
     order_id: string | null;
     access: string;
+    ended_at: string | null;
     updated_at: string;
   };
   order_lines: {

@@ -43,6 +43,8 @@ export interface ExternalOrderRecord {
   modifiedAt: string | null;
   orderId: string | null;
   access: AccessState;
+  /** When access was taken away (revoked/suspended) because the order ended: what a reinstatement undoes. */
+  endedAt: string | null;
   updatedAt: string;
 }
 

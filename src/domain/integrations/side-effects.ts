@@ -33,7 +33,7 @@ export interface WooWritebackPayload {
   connectionId: string;
   externalId: string;
   orderId: string;
-  kind: 'delivered' | 'revoked' | 'suspended';
+  kind: 'delivered' | 'revoked' | 'suspended' | 'reinstated';
 }
 
 export interface WebhookPayload {

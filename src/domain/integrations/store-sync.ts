@@ -100,7 +100,7 @@ export function createStoreSync(deps: CoreDeps) {
     const delivered = new Set((await repos.orderLines.listByOrder(orderId)).map((l) => l.lineId));
     const fresh = found.filter(({ line }) => !delivered.has(line.lineId));
     const reinstated = record.access === 'revoked' || record.access === 'suspended';
-    if (reinstated) await reinstate(repos, orderId, now);
+    if (reinstated) await reinstate(repos, orderId, record.endedAt, now);
     for (const { line, product } of fresh) {
       await repos.orderLines.insert({
         orderId,
@@ -139,18 +139,22 @@ export function createStoreSync(deps: CoreDeps) {
     return { outcome, order_id: orderId, delivered_lines: fresh.map(({ line }) => line.lineId), unmapped };
   }
 
-  async function reinstate(repos: Repositories, orderId: string, now: Date): Promise<void> {
+  /** Gives back exactly what the order's end took away, not what the seller revoked by hand. */
+  async function reinstate(repos: Repositories, orderId: string, endedAt: string | null, now: Date) {
     for (const grant of await repos.grants.listByOrder(orderId)) {
-      if (grant.revokedAt) await repos.grants.update(grant.id, { revokedAt: null });
+      if (grant.revokedAt && grant.revokedAt === endedAt)
+        await repos.grants.update(grant.id, { revokedAt: null });
     }
     for (const license of await repos.licenses.listByOrder(orderId)) {
       if (license.status === 'active') continue;
+      const last = (await repos.licenses.events(license.id)).at(-1);
+      if (!last || last.at !== endedAt || last.detail.by !== 'store') continue;
       await repos.licenses.update(license.id, { status: 'active' });
       await repos.licenses.addEvent({
         id: deps.newId(),
         licenseId: license.id,
         type: 'license.reinstated',
-        detail: { reason: 'order paid again' },
+        detail: { reason: 'order paid again', by: 'store' },
         at: now.toISOString(),
       });
     }
@@ -181,7 +185,7 @@ export function createStoreSync(deps: CoreDeps) {
         id: deps.newId(),
         licenseId: license.id,
         type: `license.${status}`,
-        detail: { reason: `order ${order.platformStatus}` },
+        detail: { reason: `order ${order.platformStatus}`, by: 'store' },
         at: now.toISOString(),
       });
       await onLicenseEnded(deps, repos, {
@@ -192,6 +196,7 @@ export function createStoreSync(deps: CoreDeps) {
       });
     }
     record.access = status;
+    record.endedAt = now.toISOString();
     return { ...result, outcome: status };
   }
 
@@ -220,8 +225,11 @@ export function createStoreSync(deps: CoreDeps) {
             : order.state === 'ended'
               ? await end(repos, order, record, options, now)
               : { outcome: 'pending' as const, order_id: record.orderId, delivered_lines: [], unmapped: [] };
-        if (options.woo && result.order_id && previousAccess === 'active' && record.access !== 'active') {
-          if (record.access === 'revoked' || record.access === 'suspended') {
+        const changed = previousAccess !== record.access;
+        if (options.woo && result.order_id && changed && result.outcome !== 'fulfilled') {
+          const kind =
+            record.access === 'active' ? 'reinstated' : record.access === 'kept' ? null : record.access;
+          if (kind && kind !== 'none') {
             await enqueueWooWriteback(
               deps,
               repos,
@@ -229,7 +237,7 @@ export function createStoreSync(deps: CoreDeps) {
                 connectionId: options.woo.connectionId,
                 externalId: order.externalId,
                 orderId: result.order_id,
-                kind: record.access,
+                kind,
               },
               `${result.order_id}:${now.getTime()}`,
             );

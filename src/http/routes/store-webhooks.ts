@@ -97,6 +97,12 @@ export function storeWebhookRoutes(ctx: AppContext): Hono<AppEnv> {
       action.kind === 'end' ? { ...order, state: 'ended', platformStatus: event.type } : order,
       { endAction: connection.settings.endAction, eventId: event.id },
     );
+    if (result.unmapped.length > 0) {
+      ctx.logger.warn(
+        { connection: id, session: sessionId, unmapped: result.unmapped },
+        'unmapped line items',
+      );
+    }
     return c.json(result);
   });
 

@@ -28,6 +28,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('modified_at', 'text')
     .addColumn('order_id', 'text')
     .addColumn('access', 'text', (c) => c.notNull())
+    .addColumn('ended_at', 'text')
     .addColumn('updated_at', 'text', (c) => c.notNull())
     .addPrimaryKeyConstraint('external_orders_pk', ['source', 'external_id'])
     .execute();
