@@ -68,6 +68,8 @@ function serverEnv(dataDir: string, port: number, masterKey: string): Record<str
     CLOUDSECURE_PUBLIC_URL: `http://127.0.0.1:${port}`,
     CLOUDSECURE_MASTER_KEY: masterKey,
     CLOUDSECURE_LOG_LEVEL: 'warn',
+    // No outbox worker: these benches measure request paths, not e-mail delivery in the background.
+    CLOUDSECURE_OUTBOX: 'false',
     // wrk is one client address sending thousands of requests a second: the per-IP limits must not stop
     // it. They still run (and cost what they cost) on every request.
     CLOUDSECURE_RATE_LIMIT_PER_MINUTE: '1000000000',

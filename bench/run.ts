@@ -83,6 +83,8 @@ function serverEnv(
     CLOUDSECURE_PUBLIC_URL: `http://127.0.0.1:${port}`,
     CLOUDSECURE_MASTER_KEY: masterKey,
     CLOUDSECURE_LOG_LEVEL: 'warn',
+    // No outbox worker: these benches measure request paths, not e-mail delivery in the background.
+    CLOUDSECURE_OUTBOX: 'false',
     ...(databaseURL ? { CLOUDSECURE_DATABASE_URL: databaseURL } : {}),
   };
 }
