@@ -11,6 +11,7 @@
  * the PostgreSQL variant, BENCH_KEEP=1 to keep the temp directory (with setup.json, see breakdown.ts) and
  * the PostgreSQL database.
  */
+
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -42,6 +43,7 @@ import {
 } from './lib/procs.ts';
 import { describeMachine, formatMiB, formatRate, resultsTable } from './lib/report.ts';
 import { type DownloadSeries, type MemoryResult, renderResults, type Target } from './lib/results.ts';
+import { spliceWebhooksSection, WEBHOOKS_END, WEBHOOKS_START } from './lib/webhooks-report.ts';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const REPO = dirname(BENCH_DIR);
@@ -357,9 +359,16 @@ async function main(): Promise<void> {
       events,
     });
     const resultsPath = join(BENCH_DIR, 'RESULTS.md');
-    // The licensing bench (bench/licensing.ts) keeps its own section in this file: carry it over.
+    // The licensing and webhooks benches keep their own sections in this file: carry them over.
     const previous = existsSync(resultsPath) ? readFileSync(resultsPath, 'utf8') : null;
-    writeFileSync(resultsPath, keepLicensingSection(markdown, previous));
+    const webhooks = previous
+      ? previous.slice(previous.indexOf(WEBHOOKS_START), previous.indexOf(WEBHOOKS_END))
+      : '';
+    const kept = keepLicensingSection(markdown, previous);
+    writeFileSync(
+      resultsPath,
+      webhooks.startsWith(WEBHOOKS_START) ? spliceWebhooksSection(kept, `${webhooks}${WEBHOOKS_END}`) : kept,
+    );
     // The repository's formatter aligns markdown tables; format the file so `biome check .` stays clean.
     const biome = join(REPO, 'node_modules', '.bin', 'biome');
     const formatted = await runCommand(biome, ['format', '--write', resultsPath], 30_000);

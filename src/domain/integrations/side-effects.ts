@@ -1,7 +1,7 @@
 import type { CoreDeps } from '../core-deps.ts';
 import { enqueueSideEffect } from '../outbox/outbox-service.ts';
 import type { Repositories } from '../ports.ts';
-import type { WebhookEvent } from './model.ts';
+import type { WebhookEndpoint, WebhookEvent } from './model.ts';
 
 /**
  * The side effects of business changes, written into the outbox inside the change's own transaction.
@@ -71,16 +71,17 @@ export async function enqueueWooWriteback(
   });
 }
 
-/** One message per endpoint that subscribed to the event. */
+/** One message per endpoint that subscribed to the event (`endpoints` when the caller read them already). */
 export async function emitWebhook(
   deps: Deps,
   repos: Repositories,
   event: WebhookEvent,
   data: Record<string, string | null>,
   key: string,
+  endpoints?: WebhookEndpoint[],
 ): Promise<void> {
   const occurredAt = deps.clock.now().toISOString();
-  for (const endpoint of await repos.webhookEndpoints.list()) {
+  for (const endpoint of endpoints ?? (await repos.webhookEndpoints.list())) {
     if (!endpoint.events.includes(event)) continue;
     const payload: WebhookPayload = { endpointId: endpoint.id, event, data, occurredAt };
     await enqueueSideEffect(deps, repos, {
