@@ -15,6 +15,7 @@ import {
 } from './adapters/rate-limit/rate-limiter.ts';
 import { createBlobStores } from './adapters/storage/blob-stores.ts';
 import { createLocalBlobStore } from './adapters/storage/local-fs.ts';
+import { createWatermarker } from './adapters/watermark/watermarker.ts';
 import type { Config } from './config.ts';
 import type { CoreDeps } from './domain/core-deps.ts';
 import { createDownloadService, type DownloadService } from './domain/downloads/download-service.ts';
@@ -35,6 +36,7 @@ import { createProductService, type ProductService } from './domain/products/pro
 import { createReleaseService, type ReleaseService } from './domain/releases/release-service.ts';
 import { createStorageSettingsStore, type StorageSettingsStore } from './domain/storage/storage-settings.ts';
 import { createTokenService, type TokenService } from './domain/tokens/token-service.ts';
+import { createWatermarkService, type WatermarkService } from './domain/watermark/watermark-service.ts';
 import { createMailTransport, type MailTransport } from './workers/mail-transport.ts';
 import { createOutboxHandlers } from './workers/outbox-handlers.ts';
 
@@ -68,6 +70,8 @@ export interface AppContext {
   messaging: MessagingSettings;
   notices: Notices;
   mail: MailTransport;
+  /** Per-buyer copies of PDF, EPUB and ZIP files, and tracing of leaked copies. */
+  watermarks: WatermarkService;
   /** The composition's core dependencies, for services added by the HTTP layer and tests. */
   deps: CoreDeps;
   /** Signs license API responses and license files. */
@@ -113,17 +117,21 @@ export async function createAppContext(
   });
   storage.onChange(() => blobs.invalidate());
   const clock = options.clock ?? { now: () => new Date() };
+  const newId = createUUIDv7Generator();
   const deps: CoreDeps = {
     uow,
     blobs,
     clock,
     links: createLinkSigner(deriveKey(master.key, 'link-token')),
     publicUrl: config.publicUrl,
-    newId: createUUIDv7Generator(),
+    newId,
     secrets: secretBox,
     licenseLookupKey: deriveKey(master.key, 'license-lookup'),
     keyFormat: assertKeyFormat(config.licenseKeyFormat),
+    markKey: deriveKey(master.key, 'watermark-mark'),
+    watermarker: createWatermarker({ blobs, newId }),
   };
+  const watermarks = createWatermarkService(deps);
   const orders = createOrderService(deps);
   const connections = createConnectionService(deps);
   const messaging = createMessagingSettings(deps);
@@ -157,7 +165,8 @@ export async function createAppContext(
     licenseRateLimiter,
     metrics: createMetrics(),
     clock,
-    products: createProductService(deps),
+    products: createProductService(deps, watermarks),
+    watermarks,
     orders,
     grants: createGrantService(deps),
     downloads: createDownloadService(deps),

@@ -30,6 +30,7 @@ function product(changes: Partial<Product> = {}): Product {
     downloadLimit: 5,
     itemId: null,
     licensePolicy: null,
+    watermark: null,
     linkTtlSeconds: 86_400,
     accessDays: 30,
     createdAt: at(0),

@@ -8,6 +8,7 @@ import { registerOutboxCommands } from './commands/outbox.ts';
 import { registerReleaseCommands } from './commands/releases.ts';
 import { registerServeCommand } from './commands/serve.ts';
 import type { GlobalOptions } from './commands/shared.ts';
+import { registerTraceCommand } from './commands/trace.ts';
 import { CLIUsageError, printError } from './output.ts';
 
 const program = new Command('cloudsecure')
@@ -28,6 +29,7 @@ registerLicenseCommands(program, globals);
 registerReleaseCommands(program, globals);
 registerOutboxCommands(program, globals);
 registerIntegrationCommands(program, globals);
+registerTraceCommand(program, globals);
 
 try {
   await program.parseAsync(process.argv);

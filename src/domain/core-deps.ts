@@ -1,6 +1,6 @@
 import type { LinkSigner } from './downloads/download-token.ts';
 import type { KeyFormat } from './licenses/license-key.ts';
-import type { BlobStores, Clock, SecretBox, UnitOfWork } from './ports.ts';
+import type { BlobStores, Clock, SecretBox, UnitOfWork, Watermarker } from './ports.ts';
 
 /** What every use-case needs; built once in the composition root. */
 export interface CoreDeps {
@@ -16,4 +16,8 @@ export interface CoreDeps {
   /** HMAC key for the license-key lookup column, derived from the master key. */
   licenseLookupKey: Buffer;
   keyFormat: KeyFormat;
+  /** HMAC key of watermark trace tokens, derived from the master key. */
+  markKey: Buffer;
+  /** The PDF/EPUB/ZIP watermark engines. */
+  watermarker: Watermarker;
 }

@@ -36,6 +36,8 @@ export const HTTP_STATUS = {
   EXPIRED: 403,
   /** A package download for a site or machine where the license is not (or no longer) activated. */
   NOT_ACTIVATED: 403,
+  /** A file of a watermarked product that cannot be watermarked (e.g. a PDF with a user password). */
+  WATERMARK_UNSUPPORTED: 422,
   /** The same Idempotency-Key was sent with a different request body. */
   IDEMPOTENCY_KEY_REUSED: 422,
   /** A store webhook whose signature does not verify (WooCommerce, Stripe); nothing was done. */

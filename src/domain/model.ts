@@ -1,5 +1,6 @@
 /** Records the core works with. Times are ISO-8601 UTC strings; sizes are bytes. */
 import type { LicensePolicy } from './licenses/license.ts';
+import type { WatermarkSettings } from './watermark/watermark.ts';
 
 export interface Product {
   id: string;
@@ -15,6 +16,8 @@ export interface Product {
   itemId: number | null;
   /** Set when purchases of this product carry license keys. */
   licensePolicy: LicensePolicy | null;
+  /** Set when every PDF, EPUB and ZIP of this product is stamped for its buyer. */
+  watermark: WatermarkSettings | null;
   createdAt: string;
 }
 

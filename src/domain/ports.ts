@@ -22,6 +22,7 @@ import type {
 } from './model.ts';
 import type { OutboxMessage, OutboxStatus } from './outbox/outbox.ts';
 import type { Release } from './releases/release.ts';
+import type { FileAnalysis, WatermarkKind, WatermarkMark, WatermarkSettings } from './watermark/watermark.ts';
 
 /** Wall-clock time, injected so tests can move it. */
 export interface Clock {
@@ -301,6 +302,47 @@ export interface WebhookEndpointRepo {
   remove(id: string): Promise<boolean>;
 }
 
+export interface FileAnalysisRepo {
+  upsert(analysis: FileAnalysis): Promise<void>;
+  find(fileId: string): Promise<FileAnalysis | undefined>;
+}
+
+export interface WatermarkMarkRepo {
+  /** Records a token (once; the same grant and file always get the same token). */
+  insert(mark: WatermarkMark): Promise<void>;
+  findByToken(token: string): Promise<WatermarkMark | undefined>;
+}
+
+/** One buyer's copy of a file: its size and validator are known before a byte is made. */
+export interface WatermarkedCopy {
+  size: number;
+  /** A strong validator of exactly these bytes (for ETag and If-Range). */
+  sha256: string;
+  open(range?: ByteRange): Promise<Readable>;
+}
+
+export interface WatermarkStamp {
+  /** The visible line, rendered from the seller's template. */
+  text: string;
+  token: string;
+  settings: WatermarkSettings;
+  /** The order reference (store order number or our id), for names such as LICENSE-<order>.txt. */
+  orderRef: string;
+  buyerName: string;
+}
+
+/** The file-format engines (PDF, EPUB, ZIP), run by adapters. */
+export interface Watermarker {
+  /**
+   * Analyses a stored file once, untrusted: in a sandbox with time and memory limits. A file that needs
+   * cleaning first is normalised into a new master stored beside it.
+   */
+  inspect(file: ProductFile, kind: WatermarkKind): Promise<Omit<FileAnalysis, 'fileId' | 'createdAt'>>;
+  copy(file: ProductFile, analysis: FileAnalysis, stamp: WatermarkStamp): Promise<WatermarkedCopy>;
+  /** Trace tokens found in a (leaked) file. */
+  findMarks(data: Buffer): Promise<string[]>;
+}
+
 export interface Repositories {
   products: ProductRepo;
   files: FileRepo;
@@ -320,6 +362,8 @@ export interface Repositories {
   orderLines: OrderLineRepo;
   processedEvents: ProcessedEventRepo;
   webhookEndpoints: WebhookEndpointRepo;
+  fileAnalyses: FileAnalysisRepo;
+  watermarkMarks: WatermarkMarkRepo;
 }
 
 /** The database as the core sees it: repositories, and a transaction that groups writes. */

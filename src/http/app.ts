@@ -17,6 +17,7 @@ import { packageRoutes } from './routes/packages.ts';
 import { productRoutes } from './routes/products.ts';
 import { publicDownloadRoutes } from './routes/public-downloads.ts';
 import { storeWebhookRoutes } from './routes/store-webhooks.ts';
+import { traceRoutes } from './routes/trace.ts';
 
 /** Builds the HTTP app from the context; no ports are opened here (see server.ts). */
 export function createApp(ctx: AppContext): OpenAPIHono<AppEnv> {
@@ -108,7 +109,7 @@ export function createApp(ctx: AppContext): OpenAPIHono<AppEnv> {
   api.use('*', signResponses(ctx));
   api.use('*', async (c, next) => {
     // JSON bodies are small; file uploads stream and enforce their own limit.
-    if (/\/files$/.test(c.req.path)) return next();
+    if (/\/(files|trace)$/.test(c.req.path)) return next();
     // Decide from the headers when they suffice: reading c.req.raw.body makes @hono/node-server build a
     // full web Request and body stream for every request (and turns off its direct body reads).
     if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
@@ -135,6 +136,7 @@ export function createApp(ctx: AppContext): OpenAPIHono<AppEnv> {
   api.route('/', adminMiscRoutes(ctx));
   api.route('/', licenseFileRoutes(ctx));
   api.route('/', licenseRoutes(ctx));
+  api.route('/', traceRoutes(ctx));
   app.route('/api/v1', api);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });

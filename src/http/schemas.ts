@@ -27,8 +27,39 @@ export const FileSchema = z
     sha256: z.string(),
     content_type: z.string(),
     created_at: z.string(),
+    watermark: z
+      .object({
+        method: z.string(),
+        status: z.enum(['ok', 'unsupported', 'not_applicable']),
+        reason: z.string().nullable(),
+      })
+      .optional()
+      .openapi({ description: 'For watermarked products: whether and how buyers get stamped copies' }),
   })
   .openapi('File');
+
+export const WatermarkSchema = z
+  .object({
+    text: z.string(),
+    position: z.enum(['footer', 'header', 'diagonal']),
+    opacity: z.number(),
+    size: z.number(),
+  })
+  .openapi('Watermark');
+
+export const WatermarkInputSchema = z
+  .object({
+    text: z
+      .string()
+      .min(1)
+      .max(300)
+      .optional()
+      .openapi({ description: 'Template: {name} {email} {order} {date}' }),
+    position: z.enum(['footer', 'header', 'diagonal']).optional(),
+    opacity: z.number().gt(0).max(1).optional(),
+    size: z.number().min(4).max(72).optional(),
+  })
+  .strict();
 
 export const LicensePolicySchema = z
   .object({
@@ -52,6 +83,7 @@ export const ProductSchema = z
     access_days: z.number().int(),
     item_id: z.number().int().nullable(),
     license: LicensePolicySchema.nullable(),
+    watermark: WatermarkSchema.nullable(),
     created_at: z.string(),
     files: z.array(FileSchema),
   })
@@ -92,6 +124,9 @@ export const CreateProductSchema = z
       .strict()
       .optional()
       .openapi({ description: 'Present to license purchases; fields override the defaults' }),
+    watermark: WatermarkInputSchema.optional().openapi({
+      description: 'Present to stamp every PDF, EPUB and ZIP with its buyer; fields override the defaults',
+    }),
   })
   .strict()
   .openapi('CreateProduct');

@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import { AppError } from '../domain/errors.ts';
 import type { ProductFile } from '../domain/model.ts';
-import type { BlobStore } from '../domain/ports.ts';
+import type { BlobStore, WatermarkedCopy } from '../domain/ports.ts';
 import type { AppEnv } from './env.ts';
 import {
   decideRange,
@@ -86,4 +86,36 @@ export async function serveStoredFile(
 
 function unavailable(error: unknown): never {
   throw new AppError('FILE_UNAVAILABLE', { cause: error });
+}
+
+/**
+ * Sends one buyer's watermarked copy: a file of its own size and validator, made on the fly, with the
+ * same single-range, If-Range and HEAD behaviour as a stored file (a resumed download gets exactly the
+ * bytes of the same slice of a full one, because every byte is a function of grant and file version).
+ */
+export async function serveWatermarkedCopy(
+  c: Context<AppEnv>,
+  { file, copy, begin }: { file: ProductFile; copy: WatermarkedCopy; begin: ServeFileInput['begin'] },
+): Promise<Response> {
+  const virtual: ProductFile = { ...file, size: copy.size, sha256: copy.sha256 };
+  const decision = decideRange(virtual, c.req.header('range'), c.req.header('if-range'));
+  if (decision.kind === 'unsatisfiable') {
+    c.header('Content-Range', `bytes */${virtual.size}`);
+    throw new AppError('RANGE_NOT_SATISFIABLE', { message: `The file has ${virtual.size} bytes.` });
+  }
+  const range = decision.kind === 'partial' ? decision.range : undefined;
+  const status = range ? 206 : 200;
+  const headers = fileHeaders(virtual);
+  headers['Content-Length'] = String(range ? range.end - range.start + 1 : virtual.size);
+  if (range) headers['Content-Range'] = `bytes ${range.start}-${range.end}/${virtual.size}`;
+  if (c.req.method === 'HEAD') return c.body(null, status, headers);
+  const body = await copy.open(range).catch(unavailable);
+  let onDone: (result: SendResult) => void;
+  try {
+    onDone = await begin({ range: range ? (c.req.header('range') ?? null) : null, redirected: false });
+  } catch (error) {
+    body.destroy();
+    throw error;
+  }
+  return sendStream(c, status, headers, body, onDone);
 }

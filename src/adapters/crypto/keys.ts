@@ -49,7 +49,12 @@ export function loadMasterKey(configured: string | undefined, dataDir: string): 
   return { key, generated: true, path };
 }
 
-export type KeyPurpose = 'link-token' | 'secret-kek' | 'license-lookup' | 'license-signing';
+export type KeyPurpose =
+  | 'link-token'
+  | 'secret-kek'
+  | 'license-lookup'
+  | 'license-signing'
+  | 'watermark-mark';
 
 export function deriveKey(master: Buffer, purpose: KeyPurpose): Buffer {
   return Buffer.from(hkdfSync('sha256', master, Buffer.alloc(0), `cloudsecure/${purpose}`, 32));

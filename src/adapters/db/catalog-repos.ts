@@ -3,6 +3,7 @@ import { isUUID } from '../../domain/ids.ts';
 import type { LicensePolicy } from '../../domain/licenses/license.ts';
 import type { Product, ProductFile, StorageKind } from '../../domain/model.ts';
 import type { FileRepo, ProductRepo } from '../../domain/ports.ts';
+import type { WatermarkSettings } from '../../domain/watermark/watermark.ts';
 import type { DB } from './schema.ts';
 
 function toProduct(row: Selectable<DB['products']>): Product {
@@ -15,6 +16,7 @@ function toProduct(row: Selectable<DB['products']>): Product {
     accessDays: row.access_days,
     itemId: row.item_id,
     licensePolicy: row.license_policy ? (JSON.parse(row.license_policy) as LicensePolicy) : null,
+    watermark: row.watermark ? (JSON.parse(row.watermark) as WatermarkSettings) : null,
     createdAt: row.created_at,
   };
 }
@@ -28,6 +30,7 @@ function productColumns(p: Product): Omit<DB['products'], 'id' | 'created_at'> {
     access_days: p.accessDays,
     item_id: p.itemId,
     license_policy: p.licensePolicy ? JSON.stringify(p.licensePolicy) : null,
+    watermark: p.watermark ? JSON.stringify(p.watermark) : null,
   };
 }
 

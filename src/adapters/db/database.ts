@@ -17,6 +17,7 @@ import * as m0002 from './migrations/0002-licensing.ts';
 import * as m0003 from './migrations/0003-releases.ts';
 import * as m0004 from './migrations/0004-outbox.ts';
 import * as m0005 from './migrations/0005-integrations.ts';
+import * as m0006 from './migrations/0006-watermark.ts';
 import type { DB } from './schema.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -37,6 +38,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0003-releases': m0003,
   '0004-outbox': m0004,
   '0005-integrations': m0005,
+  '0006-watermark': m0006,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

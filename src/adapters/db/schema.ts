@@ -10,6 +10,8 @@ export interface DB {
     item_id: number | null;
     /** JSON LicensePolicy, or null for unlicensed products. */
     license_policy: string | null;
+    /** JSON WatermarkSettings, or null when watermarking is off. */
+    watermark: string | null;
     created_at: string;
   };
   files: {
@@ -134,4 +136,16 @@ export interface DB {
   };
   processed_events: { source: string; event_id: string; at: string };
   webhook_endpoints: { id: string; url: string; events: string; created_at: string };
+  file_analyses: {
+    file_id: string;
+    kind: string;
+    status: string;
+    method: string;
+    reason: string | null;
+    master_key: string | null;
+    master_size: number | null;
+    data: string | null;
+    created_at: string;
+  };
+  watermark_marks: { token: string; grant_id: string; file_id: string; created_at: string };
 }

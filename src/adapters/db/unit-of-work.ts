@@ -17,6 +17,7 @@ import { createCustomerRepo, createGrantRepo, createOrderRepo } from './order-re
 import { createOutboxRepo } from './outbox-repo.ts';
 import { createReleaseRepo } from './release-repo.ts';
 import type { DB } from './schema.ts';
+import { createFileAnalysisRepo, createWatermarkMarkRepo } from './watermark-repos.ts';
 
 function createRepositories(db: Kysely<DB>, dialect: Dialect): Repositories {
   return {
@@ -38,6 +39,8 @@ function createRepositories(db: Kysely<DB>, dialect: Dialect): Repositories {
     orderLines: createOrderLineRepo(db),
     processedEvents: createProcessedEventRepo(db),
     webhookEndpoints: createWebhookEndpointRepo(db),
+    fileAnalyses: createFileAnalysisRepo(db),
+    watermarkMarks: createWatermarkMarkRepo(db),
   };
 }
 

@@ -12,6 +12,7 @@ import { createProgress } from '../progress.ts';
 import { withContext } from '../runner.ts';
 import { addPolicyOptions, type PolicyOptions, policyFromOptions } from './license-options.ts';
 import { collect, type GlobalOptions, integer } from './shared.ts';
+import { addWatermarkOptions, type WatermarkOptions, watermarkFromOptions } from './watermark-options.ts';
 
 async function uploadFile(ctx: AppContext, product: string, path: string, json: boolean): Promise<FileView> {
   const info = await stat(path).catch(() => {
@@ -41,7 +42,7 @@ function humanProduct(p: ProductView): string {
 export function registerCatalogCommands(program: Command, globals: () => GlobalOptions): void {
   const product = program.command('product').description('Products and their files');
 
-  addPolicyOptions(product.command('create'))
+  addWatermarkOptions(addPolicyOptions(product.command('create')))
     .description('Create a product, optionally uploading files')
     .requiredOption('--name <name>', 'product name')
     .option('--slug <slug>', 'URL-safe identifier (default: from the name)')
@@ -54,19 +55,22 @@ export function registerCatalogCommands(program: Command, globals: () => GlobalO
     .option('--access-days <n>', 'days of access after purchase; 0 = no end (default 30)', integer)
     .action(
       (
-        opts: PolicyOptions & {
-          name: string;
-          slug?: string;
-          file: string[];
-          downloadLimit?: number;
-          linkTtl?: string;
-          accessDays?: number;
-        },
+        opts: PolicyOptions &
+          WatermarkOptions & {
+            name: string;
+            slug?: string;
+            file: string[];
+            downloadLimit?: number;
+            linkTtl?: string;
+            accessDays?: number;
+          },
       ) =>
         withContext(globals(), async (ctx) => {
           const license = policyFromOptions(opts);
+          const watermark = watermarkFromOptions(opts);
           const created = await ctx.products.create({
             ...(license ? { license } : {}),
+            ...(watermark ? { watermark } : {}),
             ...(opts.itemId === undefined ? {} : { itemId: opts.itemId }),
             name: opts.name,
             ...(opts.slug === undefined ? {} : { slug: opts.slug }),
@@ -80,7 +84,7 @@ export function registerCatalogCommands(program: Command, globals: () => GlobalO
         }),
     );
 
-  addPolicyOptions(product.command('update <product>'))
+  addWatermarkOptions(addPolicyOptions(product.command('update <product>')))
     .description('Change a product: name, download policy, licensing (slug or id)')
     .option('--name <name>', 'product name')
     .option('--download-limit <n>', 'downloads per file and purchase; 0 = unlimited', integer)
@@ -89,15 +93,17 @@ export function registerCatalogCommands(program: Command, globals: () => GlobalO
     .action(
       (
         ref: string,
-        opts: PolicyOptions & {
-          name?: string;
-          downloadLimit?: number;
-          linkTtl?: string;
-          accessDays?: number;
-        },
+        opts: PolicyOptions &
+          WatermarkOptions & {
+            name?: string;
+            downloadLimit?: number;
+            linkTtl?: string;
+            accessDays?: number;
+          },
       ) =>
         withContext(globals(), async (ctx) => {
           const license = policyFromOptions(opts);
+          const watermark = watermarkFromOptions(opts);
           const updated = await ctx.products.update({
             product: ref,
             ...(opts.name === undefined ? {} : { name: opts.name }),
@@ -106,6 +112,7 @@ export function registerCatalogCommands(program: Command, globals: () => GlobalO
             ...(opts.accessDays === undefined ? {} : { accessDays: opts.accessDays }),
             ...(opts.itemId === undefined ? {} : { itemId: opts.itemId }),
             ...(license === undefined ? {} : { license }),
+            ...(watermark === undefined ? {} : { watermark }),
           });
           print(globals(), updated, humanProduct);
         }),

@@ -28,6 +28,7 @@ const product: Product = {
   linkTtlSeconds: 900,
   accessDays: 7,
   itemId: null,
+  watermark: null,
   licensePolicy: null,
   createdAt: '2029-01-01T00:00:00.000Z',
 };

@@ -4,6 +4,9 @@ import { AppError } from '../errors.ts';
 import { DEFAULT_POLICY, type LicensePolicy } from '../licenses/license.ts';
 import type { Product, ProductFile } from '../model.ts';
 import { storeBlob } from '../storage/store-blob.ts';
+import type { FileAnalysis } from '../watermark/watermark.ts';
+import { planWatermark, type WatermarkSettings } from '../watermark/watermark.ts';
+import type { WatermarkService } from '../watermark/watermark-service.ts';
 import { assertLimit, assertSlug, PRODUCT_DEFAULTS, sanitizeFileName, slugify } from './product.ts';
 
 export interface CreateProductInput {
@@ -15,6 +18,8 @@ export interface CreateProductInput {
   itemId?: number;
   /** Turns licensing on, with these policy settings over the defaults. */
   license?: Partial<LicensePolicy>;
+  /** Turns watermarking on, with these settings over the defaults. */
+  watermark?: Partial<WatermarkSettings>;
 }
 
 export interface UpdateProductInput {
@@ -26,6 +31,8 @@ export interface UpdateProductInput {
   itemId?: number;
   /** Policy changes (turning licensing on if it was off); `false` turns licensing off. */
   license?: Partial<LicensePolicy> | false;
+  /** Watermark changes (turning it on if it was off); `false` turns watermarking off. */
+  watermark?: Partial<WatermarkSettings> | false;
 }
 
 export interface LicensePolicyView {
@@ -54,6 +61,22 @@ export interface FileView {
   sha256: string;
   content_type: string;
   created_at: string;
+  /** For watermarked products: whether and how buyers' copies of this file are stamped. */
+  watermark?: WatermarkCheck;
+}
+
+export interface WatermarkCheck {
+  /** `rewrite`: the original is stamped in place; `normalized`: a cleaned master is; `none`: served as stored. */
+  method: string;
+  status: 'ok' | 'unsupported' | 'not_applicable';
+  reason: string | null;
+}
+
+export interface WatermarkView {
+  text: string;
+  position: WatermarkSettings['position'];
+  opacity: number;
+  size: number;
 }
 
 export interface ProductView {
@@ -65,6 +88,7 @@ export interface ProductView {
   access_days: number;
   item_id: number | null;
   license: LicensePolicyView | null;
+  watermark: WatermarkView | null;
   created_at: string;
   files: FileView[];
 }
@@ -88,7 +112,7 @@ export function toFileView(file: ProductFile): FileView {
   };
 }
 
-function toProductView(product: Product, files: ProductFile[]): ProductView {
+function toProductView(product: Product, files: FileView[]): ProductView {
   return {
     id: product.id,
     slug: product.slug,
@@ -98,8 +122,14 @@ function toProductView(product: Product, files: ProductFile[]): ProductView {
     access_days: product.accessDays,
     item_id: product.itemId,
     license: product.licensePolicy && toPolicyView(product.licensePolicy),
+    watermark: product.watermark && {
+      text: product.watermark.text,
+      position: product.watermark.position,
+      opacity: product.watermark.opacity,
+      size: product.watermark.sizePt,
+    },
     created_at: product.createdAt,
-    files: files.map(toFileView),
+    files,
   };
 }
 
@@ -152,7 +182,24 @@ function assertItemId(itemId: number): number {
   return itemId;
 }
 
-export function createProductService(deps: CoreDeps): ProductService {
+export function toWatermarkCheck(analysis: FileAnalysis | null): WatermarkCheck {
+  if (!analysis)
+    return { method: 'none', status: 'not_applicable', reason: 'only PDF, EPUB and ZIP files are stamped' };
+  return { method: analysis.method, status: analysis.status, reason: analysis.reason };
+}
+
+export function createProductService(deps: CoreDeps, watermarks: WatermarkService): ProductService {
+  /** Files with how each is stamped, for products with watermarking on (analysing any not yet analysed). */
+  async function filesOf(product: Product): Promise<FileView[]> {
+    const files = await uow.repos.files.listByProduct(product.id);
+    if (!product.watermark) return files.map(toFileView);
+    const views: FileView[] = [];
+    for (const file of files) {
+      views.push({ ...toFileView(file), watermark: toWatermarkCheck(await watermarks.analysisOf(file)) });
+    }
+    return views;
+  }
+
   const { uow } = deps;
 
   async function find(ref: string): Promise<Product> {
@@ -187,6 +234,7 @@ export function createProductService(deps: CoreDeps): ProductService {
         accessDays: assertLimit(input.accessDays ?? PRODUCT_DEFAULTS.accessDays, 'access_days', 36_500),
         itemId: input.itemId === undefined ? null : assertItemId(input.itemId),
         licensePolicy: input.license ? planPolicy(DEFAULT_POLICY, input.license) : null,
+        watermark: input.watermark ? planWatermark(null, input.watermark) : null,
         createdAt: deps.clock.now().toISOString(),
       };
       return uow.transaction(async (repos) => {
@@ -211,41 +259,45 @@ export function createProductService(deps: CoreDeps): ProductService {
     },
 
     async update(input) {
-      return uow.transaction(async (repos) => {
-        const current = await repos.products.findBySlugOrId(input.product);
-        if (!current) throw new AppError('NOT_FOUND', { message: `No product "${input.product}".` });
-        const next: Product = {
-          ...current,
-          ...(input.name === undefined ? {} : { name: input.name.trim() }),
-          ...(input.downloadLimit === undefined
-            ? {}
-            : { downloadLimit: assertLimit(input.downloadLimit, 'download_limit', 1_000_000) }),
-          ...(input.linkTtlSeconds === undefined
-            ? {}
-            : { linkTtlSeconds: assertLimit(input.linkTtlSeconds, 'link_ttl', 365 * 86400) }),
-          ...(input.accessDays === undefined
-            ? {}
-            : { accessDays: assertLimit(input.accessDays, 'access_days', 36_500) }),
-          ...(input.itemId === undefined ? {} : { itemId: assertItemId(input.itemId) }),
-        };
-        if (input.license === false) next.licensePolicy = null;
-        else if (input.license)
-          next.licensePolicy = planPolicy(current.licensePolicy ?? DEFAULT_POLICY, input.license);
-        if (!next.name || next.name.length > MAX_NAME) {
-          throw new AppError('INVALID_REQUEST', {
-            message: 'name must be 1-200 characters.',
-            detail: { path: 'name' },
-          });
-        }
-        if (next.licensePolicy && next.itemId === null) next.itemId = await repos.products.nextItemId();
-        const owner = next.itemId === null ? undefined : await repos.products.findByItemId(next.itemId);
-        if ((owner && owner.id !== next.id) || !(await repos.products.update(next))) {
-          throw new AppError('ITEM_ID_TAKEN', {
-            message: `Item id ${next.itemId} belongs to another product.`,
-          });
-        }
-        return toProductView(next, await repos.files.listByProduct(next.id));
-      });
+      return uow
+        .transaction(async (repos) => {
+          const current = await repos.products.findBySlugOrId(input.product);
+          if (!current) throw new AppError('NOT_FOUND', { message: `No product "${input.product}".` });
+          const next: Product = {
+            ...current,
+            ...(input.name === undefined ? {} : { name: input.name.trim() }),
+            ...(input.downloadLimit === undefined
+              ? {}
+              : { downloadLimit: assertLimit(input.downloadLimit, 'download_limit', 1_000_000) }),
+            ...(input.linkTtlSeconds === undefined
+              ? {}
+              : { linkTtlSeconds: assertLimit(input.linkTtlSeconds, 'link_ttl', 365 * 86400) }),
+            ...(input.accessDays === undefined
+              ? {}
+              : { accessDays: assertLimit(input.accessDays, 'access_days', 36_500) }),
+            ...(input.itemId === undefined ? {} : { itemId: assertItemId(input.itemId) }),
+          };
+          if (input.watermark === false) next.watermark = null;
+          else if (input.watermark) next.watermark = planWatermark(current.watermark, input.watermark);
+          if (input.license === false) next.licensePolicy = null;
+          else if (input.license)
+            next.licensePolicy = planPolicy(current.licensePolicy ?? DEFAULT_POLICY, input.license);
+          if (!next.name || next.name.length > MAX_NAME) {
+            throw new AppError('INVALID_REQUEST', {
+              message: 'name must be 1-200 characters.',
+              detail: { path: 'name' },
+            });
+          }
+          if (next.licensePolicy && next.itemId === null) next.itemId = await repos.products.nextItemId();
+          const owner = next.itemId === null ? undefined : await repos.products.findByItemId(next.itemId);
+          if ((owner && owner.id !== next.id) || !(await repos.products.update(next))) {
+            throw new AppError('ITEM_ID_TAKEN', {
+              message: `Item id ${next.itemId} belongs to another product.`,
+            });
+          }
+          return next;
+        })
+        .then(async (next) => toProductView(next, await filesOf(next)));
     },
 
     async addFile(input) {
@@ -267,20 +319,35 @@ export function createProductService(deps: CoreDeps): ProductService {
         objectKey: blob.objectKey,
         createdAt: deps.clock.now().toISOString(),
       };
+      if (!product.watermark) {
+        await uow.repos.files.insert(file);
+        return toFileView(file);
+      }
+      // Sellers learn at upload, not from a buyer, whether and how this file can be watermarked.
+      const analysis = await watermarks.inspect(file).catch(async (error: unknown) => {
+        await store.remove(file.objectKey);
+        throw error;
+      });
+      if (analysis?.status === 'unsupported') {
+        await store.remove(file.objectKey);
+        if (analysis.masterKey) await store.remove(analysis.masterKey);
+        throw new AppError('WATERMARK_UNSUPPORTED', {
+          message: `${file.name} cannot be watermarked: ${analysis.reason ?? 'unsupported file'}.`,
+        });
+      }
       await uow.repos.files.insert(file);
-      return toFileView(file);
+      if (analysis) await watermarks.save(analysis);
+      return { ...toFileView(file), watermark: toWatermarkCheck(analysis) };
     },
 
     async get(ref) {
       const product = await find(ref);
-      return toProductView(product, await uow.repos.files.listByProduct(product.id));
+      return toProductView(product, await filesOf(product));
     },
 
     async list() {
       const products = await uow.repos.products.list();
-      return Promise.all(
-        products.map(async (p) => toProductView(p, await uow.repos.files.listByProduct(p.id))),
-      );
+      return Promise.all(products.map(async (p) => toProductView(p, await filesOf(p))));
     },
   };
 }

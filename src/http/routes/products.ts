@@ -5,8 +5,15 @@ import type { AppContext } from '../../context.ts';
 import { parseDuration } from '../../domain/duration.ts';
 import { AppError } from '../../domain/errors.ts';
 import type { LicensePolicy } from '../../domain/licenses/license.ts';
+import type { WatermarkSettings } from '../../domain/watermark/watermark.ts';
 import type { AppEnv } from '../env.ts';
-import { CreateProductSchema, errorResponses, FileSchema, ProductSchema } from '../schemas.ts';
+import {
+  CreateProductSchema,
+  errorResponses,
+  FileSchema,
+  ProductSchema,
+  WatermarkInputSchema,
+} from '../schemas.ts';
 
 const security = [{ bearer: [] }];
 
@@ -52,7 +59,10 @@ const getProduct = createRoute({
 
 const UpdateProductSchema = CreateProductSchema.omit({ slug: true })
   .partial()
-  .extend({ license: CreateProductSchema.shape.license.unwrap().or(z.literal(false)).optional() })
+  .extend({
+    license: CreateProductSchema.shape.license.unwrap().or(z.literal(false)).optional(),
+    watermark: WatermarkInputSchema.or(z.literal(false)).optional(),
+  })
   .strict()
   .openapi('UpdateProduct');
 
@@ -112,6 +122,7 @@ export function productRoutes(ctx: AppContext): OpenAPIHono<AppEnv> {
       ...(body.access_days === undefined ? {} : { accessDays: body.access_days }),
       ...(body.item_id === undefined ? {} : { itemId: body.item_id }),
       ...(body.license === undefined ? {} : { license: toPolicyChanges(body.license) }),
+      ...(body.watermark === undefined ? {} : { watermark: toWatermarkChanges(body.watermark) }),
     });
     return c.json(product, 201);
   });
@@ -136,6 +147,9 @@ export function productRoutes(ctx: AppContext): OpenAPIHono<AppEnv> {
       ...(body.license === undefined
         ? {}
         : { license: body.license === false ? false : toPolicyChanges(body.license) }),
+      ...(body.watermark === undefined
+        ? {}
+        : { watermark: body.watermark === false ? false : toWatermarkChanges(body.watermark) }),
     });
     return c.json(product, 200);
   });
@@ -189,5 +203,14 @@ function toPolicyChanges(body: PolicyBody): Partial<LicensePolicy> {
     ...(body.local_patterns === undefined ? {} : { localPatterns: body.local_patterns }),
     ...(body.quantity === undefined ? {} : { quantity: body.quantity }),
     ...(body.pre_expiry_releases === undefined ? {} : { preExpiryReleases: body.pre_expiry_releases }),
+  };
+}
+
+function toWatermarkChanges(input: z.infer<typeof WatermarkInputSchema>): Partial<WatermarkSettings> {
+  return {
+    ...(input.text === undefined ? {} : { text: input.text }),
+    ...(input.position === undefined ? {} : { position: input.position }),
+    ...(input.opacity === undefined ? {} : { opacity: input.opacity }),
+    ...(input.size === undefined ? {} : { sizePt: input.size }),
   };
 }

@@ -3,7 +3,7 @@ import type { AppContext } from '../../context.ts';
 import type { AppEnv } from '../env.ts';
 import { escapeHTML, formatBytes, page } from '../html.ts';
 import { guardLinkToken } from '../middleware/link-guard.ts';
-import { serveStoredFile } from '../serve-file.ts';
+import { type ServeFileInput, serveStoredFile, serveWatermarkedCopy } from '../serve-file.ts';
 
 /**
  * Buyers' links. `/a/<token>` is the access page that e-mails carry: opening it (as mail scanners do)
@@ -46,19 +46,19 @@ export function publicDownloadRoutes(ctx: AppContext): Hono<AppEnv> {
     const authorized = await guardLinkToken(rateLimiter, c.var.ip, () =>
       downloads.authorize(c.req.param('token'), requester),
     );
+    const begin: ServeFileInput['begin'] = async ({ range, redirected }) => {
+      const eventId = await downloads.begin({ ...authorized, ...requester, range, redirected });
+      return ({ bytes, completed }) => {
+        downloads.finish(eventId, bytes, completed).catch((error: unknown) => {
+          ctx.logger.error({ err: error, eventId }, 'could not record the end of a download');
+        });
+      };
+    };
+    // Watermarked products: this buyer's own copy, made as it is sent (never a redirect to the bucket).
+    const copy = await ctx.watermarks.copyFor(authorized);
+    if (copy) return serveWatermarkedCopy(c, { file: authorized.file, copy, begin });
     const store = await blobs.forKind(authorized.file.storage);
-    return serveStoredFile(c, {
-      file: authorized.file,
-      store,
-      async begin({ range, redirected }) {
-        const eventId = await downloads.begin({ ...authorized, ...requester, range, redirected });
-        return ({ bytes, completed }) => {
-          downloads.finish(eventId, bytes, completed).catch((error: unknown) => {
-            ctx.logger.error({ err: error, eventId }, 'could not record the end of a download');
-          });
-        };
-      },
-    });
+    return serveStoredFile(c, { file: authorized.file, store, begin });
   });
 
   return app;
