@@ -43,6 +43,7 @@ import {
 } from './lib/procs.ts';
 import { describeMachine, formatMiB, formatRate, resultsTable } from './lib/report.ts';
 import { type DownloadSeries, type MemoryResult, renderResults, type Target } from './lib/results.ts';
+import { keepWatermarkSection } from './lib/watermark-report.ts';
 import { spliceWebhooksSection, WEBHOOKS_END, WEBHOOKS_START } from './lib/webhooks-report.ts';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
@@ -359,16 +360,16 @@ async function main(): Promise<void> {
       events,
     });
     const resultsPath = join(BENCH_DIR, 'RESULTS.md');
-    // The licensing and webhooks benches keep their own sections in this file: carry them over.
+    // The licensing, webhooks and watermark benches keep their own sections in this file: carry them over.
     const previous = existsSync(resultsPath) ? readFileSync(resultsPath, 'utf8') : null;
     const webhooks = previous
       ? previous.slice(previous.indexOf(WEBHOOKS_START), previous.indexOf(WEBHOOKS_END))
       : '';
     const kept = keepLicensingSection(markdown, previous);
-    writeFileSync(
-      resultsPath,
-      webhooks.startsWith(WEBHOOKS_START) ? spliceWebhooksSection(kept, `${webhooks}${WEBHOOKS_END}`) : kept,
-    );
+    const withWebhooks = webhooks.startsWith(WEBHOOKS_START)
+      ? spliceWebhooksSection(kept, `${webhooks}${WEBHOOKS_END}`)
+      : kept;
+    writeFileSync(resultsPath, keepWatermarkSection(withWebhooks, previous));
     // The repository's formatter aligns markdown tables; format the file so `biome check .` stays clean.
     const biome = join(REPO, 'node_modules', '.bin', 'biome');
     const formatted = await runCommand(biome, ['format', '--write', resultsPath], 30_000);

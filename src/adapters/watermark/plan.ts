@@ -32,85 +32,99 @@ export function makePlan(segments: Segment[]): OutputPlan {
 /** Opens a stream over [start, end) of the stored master. */
 export type OpenRange = (start: number, end: number) => Promise<Readable>;
 
-/** Neighbouring copies whose source bytes fit in one window are read with one open (and one read). */
-const WINDOW_BYTES = 1 << 20;
-
-/** The pieces of bytes [from, to) of the plan, in output order. */
-function slice(plan: OutputPlan, from: number, to: number): Segment[] {
-  const pieces: Segment[] = [];
-  let offset = 0;
-  for (const s of plan.segments) {
-    const size = s.kind === 'copy' ? s.end - s.start : s.data.length;
-    const lo = Math.max(from, offset) - offset;
-    const hi = Math.min(to, offset + size) - offset;
-    offset += size;
-    if (lo >= hi) continue;
-    pieces.push(
-      s.kind === 'copy'
-        ? { kind: 'copy', start: s.start + lo, end: s.start + hi }
-        : { kind: 'bytes', data: s.data.subarray(lo, hi) },
-    );
-    if (offset >= to) break;
-  }
-  return pieces;
-}
-
 /**
- * Streams bytes [from, to) of the plan (the whole of it by default). A PDF copy skips thousands of page
- * objects, so it is thousands of short copies: runs of them that lie within a 1 MiB window of the master
- * are read with one range read and sliced, longer copies are piped range by range. Memory stays at a
- * window plus the stream buffers however large the file.
+ * Streams bytes [from, to) of the plan (the whole of it by default). Copies whose master ranges follow each
+ * other closely (gaps ≤ MAX_GAP: the replaced objects and cut xref sections between them) are read as ONE
+ * ranged stream, the gap bytes skipped, so a 2,000-page rewrite opens the master a few times instead of once
+ * per page (and makes a few ranged GETs on S3/R2, not thousands); small pieces are batched into ≥ BATCH
+ * writes. Memory stays at a few stream buffers however large the file.
  */
 export function streamPlan(plan: OutputPlan, open: OpenRange, from = 0, to = plan.length): Readable {
   const out = new PassThrough({ highWaterMark: 1 << 20 });
-  const write = async (chunk: Buffer) => {
-    if (!out.write(chunk)) await new Promise((resolve) => out.once('drain', resolve));
-  };
+  const MAX_GAP = 256 << 10;
+  const BATCH = 256 << 10;
+  const segs: Segment[] = [];
+  let offset = 0;
+  for (const s of plan.segments) {
+    const size = s.kind === 'copy' ? s.end - s.start : s.data.length;
+    const a = Math.max(from, offset);
+    const b = Math.min(to, offset + size);
+    const base = offset;
+    offset += size;
+    if (a >= b) continue;
+    if (s.kind === 'bytes') segs.push({ kind: 'bytes', data: s.data.subarray(a - base, b - base) });
+    else segs.push({ kind: 'copy', start: s.start + a - base, end: s.start + b - base });
+  }
   (async () => {
-    const pieces = slice(plan, from, to);
-    for (let i = 0; i < pieces.length && !out.destroyed; ) {
-      const first = pieces[i]!;
-      if (first.kind === 'bytes') {
-        await write(first.data);
-        i += 1;
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    const flush = async (force: boolean) => {
+      if (pendingBytes === 0 || (!force && pendingBytes < BATCH)) return;
+      const chunk = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+      pending = [];
+      pendingBytes = 0;
+      if (out.destroyed) throw new Error('the response was closed');
+      if (!out.write(chunk)) await new Promise((r) => out.once('drain', r));
+    };
+    const push = async (b: Buffer) => {
+      pending.push(b);
+      pendingBytes += b.length;
+      await flush(false);
+    };
+    let i = 0;
+    while (i < segs.length) {
+      const s = segs[i]!;
+      if (s.kind === 'bytes') {
+        await push(s.data);
+        i++;
         continue;
       }
-      // Extend the window over the following pieces while their copies go forward inside it.
-      let j = i + 1;
-      let end = first.end;
-      while (j < pieces.length) {
-        const next = pieces[j]!;
-        if (next.kind === 'copy') {
-          if (next.start < end || next.end - first.start > WINDOW_BYTES) break;
-          end = next.end;
-        }
-        j += 1;
+      let j = i;
+      let last = s;
+      for (let k = i + 1; k < segs.length; k++) {
+        const t = segs[k]!;
+        if (t.kind === 'bytes') continue;
+        if (t.start < last.end || t.start - last.end > MAX_GAP) break;
+        j = k;
+        last = t;
       }
-      if (end - first.start > WINDOW_BYTES) {
-        const source = await open(first.start, first.end);
-        for await (const chunk of source) {
-          if (out.destroyed) {
-            source.destroy();
-            return;
+      const source = await open(s.start, last.end);
+      const chunks = source[Symbol.asyncIterator]();
+      let buf: Buffer = Buffer.alloc(0);
+      let bufAt = s.start;
+      const take = async (start: number, end: number, keep: boolean) => {
+        let pos = start;
+        while (pos < end) {
+          if (pos >= bufAt + buf.length) {
+            const r = await chunks.next();
+            if (r.done) throw new Error('short read of the master');
+            bufAt += buf.length;
+            buf = r.value as Buffer;
+            continue;
           }
-          await write(chunk as Buffer);
+          const e = Math.min(end, bufAt + buf.length);
+          if (keep) await push(buf.subarray(pos - bufAt, e - bufAt));
+          pos = e;
         }
-        i += 1;
-        continue;
+      };
+      try {
+        let at = s.start;
+        for (let k = i; k <= j; k++) {
+          const t = segs[k]!;
+          if (t.kind === 'bytes') {
+            await push(t.data);
+            continue;
+          }
+          await take(at, t.start, false);
+          await take(t.start, t.end, true);
+          at = t.end;
+        }
+      } finally {
+        source.destroy();
       }
-      const parts: Buffer[] = [];
-      for await (const chunk of await open(first.start, end)) parts.push(chunk as Buffer);
-      const window = Buffer.concat(parts);
-      for (let k = i; k < j; k++) {
-        const piece = pieces[k]!;
-        await write(
-          piece.kind === 'copy'
-            ? window.subarray(piece.start - first.start, piece.end - first.start)
-            : piece.data,
-        );
-      }
-      i = j;
+      i = j + 1;
     }
+    await flush(true);
     out.end();
   })().catch((error: unknown) => out.destroy(error instanceof Error ? error : new Error(String(error))));
   return out;

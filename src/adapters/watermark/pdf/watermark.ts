@@ -166,7 +166,20 @@ function pageDict(page: PdfPage, contents: string, resources: string): string {
   return `<<${page.entries}/Contents ${contents}/Resources ${resources}>>`;
 }
 
+// Pages share few distinct resource dictionaries, and every buyer's copy extends them the same way:
+// parse each once per process and fill in the name and the form reference per copy.
+const RESOURCE_TEMPLATES = new Map<string, string>();
 function withXObject(resources: string, name: string, form: string): string {
+  let template = RESOURCE_TEMPLATES.get(resources);
+  if (template === undefined) {
+    template = extendResources(resources, 'CSwmNAME', 'CSwmFORM');
+    if (RESOURCE_TEMPLATES.size >= 100_000) RESOURCE_TEMPLATES.clear();
+    RESOURCE_TEMPLATES.set(resources, template);
+  }
+  return template.replace('/CSwmNAME', `/${name}`).replace('CSwmFORM', form);
+}
+
+function extendResources(resources: string, name: string, form: string): string {
   const { dict, buf } = parseDict(resources);
   const current = dict.entries.get('XObject');
   const inner = current?.type === 'dict' ? sourceOf(buf, current) : '<<>>';
@@ -174,7 +187,17 @@ function withXObject(resources: string, name: string, form: string): string {
 }
 
 /** `/CSwm` + 8 hex digits derived from the file, extended until no page already uses it. */
+const XOBJECT_NAMES = new WeakMap<PdfAnalysis, string>();
 function xobjectName(analysis: PdfAnalysis): string {
+  let name = XOBJECT_NAMES.get(analysis);
+  if (name === undefined) {
+    name = pickXObjectName(analysis);
+    XOBJECT_NAMES.set(analysis, name);
+  }
+  return name;
+}
+
+function pickXObjectName(analysis: PdfAnalysis): string {
   const used = new Set<string>();
   for (const resources of new Set(analysis.pages.map((p) => p.resources))) {
     const xobjects = parseDict(resources).dict.entries.get('XObject');
