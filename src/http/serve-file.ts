@@ -98,7 +98,11 @@ export async function serveWatermarkedCopy(
   { file, copy, begin }: { file: ProductFile; copy: WatermarkedCopy; begin: ServeFileInput['begin'] },
 ): Promise<Response> {
   const virtual: ProductFile = { ...file, size: copy.size, sha256: copy.sha256 };
-  const decision = decideRange(virtual, c.req.header('range'), c.req.header('if-range'));
+  // A copy changes when the seller changes the watermark, which the upload date cannot tell: only its
+  // entity tag validates a resume (an If-Range date gets the whole copy, never a mixed file).
+  const ifRange = c.req.header('if-range');
+  const validator = ifRange === undefined || /^(W\/)?"/.test(ifRange.trim()) ? ifRange : '"no-match"';
+  const decision = decideRange(virtual, c.req.header('range'), validator);
   if (decision.kind === 'unsatisfiable') {
     c.header('Content-Range', `bytes */${virtual.size}`);
     throw new AppError('RANGE_NOT_SATISFIABLE', { message: `The file has ${virtual.size} bytes.` });
@@ -106,6 +110,7 @@ export async function serveWatermarkedCopy(
   const range = decision.kind === 'partial' ? decision.range : undefined;
   const status = range ? 206 : 200;
   const headers = fileHeaders(virtual);
+  delete headers['Last-Modified'];
   headers['Content-Length'] = String(range ? range.end - range.start + 1 : virtual.size);
   if (range) headers['Content-Range'] = `bytes ${range.start}-${range.end}/${virtual.size}`;
   if (c.req.method === 'HEAD') return c.body(null, status, headers);

@@ -9,6 +9,9 @@ import type { RangeReader } from './range-reader.ts';
 export async function findPdfMarks(reader: RangeReader): Promise<string[]> {
   const data = await reader.read(0, reader.size);
   const found = new Set(data.toString('latin1').match(MARK_PATTERN) ?? []);
+  // The raw bytes carry the marks of any copy no other tool touched; text extraction (slow: a whole
+  // pdf.js parse) is for copies that were re-saved, whose /Info and streams were rewritten.
+  if (found.size > 0) return [...found];
   const pdfjs = await import('pdfjs-dist/legacy/build/pdf.mjs');
   const task = pdfjs.getDocument({
     data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),

@@ -29,6 +29,11 @@ export function markToken(key: Buffer, grantId: string, fileId: string): string 
 
 export const MARK_PATTERN = /WM[A-Z2-7]{20}/g;
 
+/** How an order is named on a copy: the store's order number, or the start of our id. */
+function orderReference(order: { id: string; externalId: string | null }): string {
+  return order.externalId ?? order.id.slice(0, 8);
+}
+
 /** Leaked copies are read whole (their marks can be anywhere); this bounds what one trace may hold. */
 export const MAX_TRACE_BYTES = 512 * 1024 * 1024;
 
@@ -112,7 +117,7 @@ export function createWatermarkService(deps: CoreDeps) {
       if (!order || !customer)
         throw new AppError('INTERNAL', { message: `grant ${grant.id} lost its order` });
       const token = markToken(deps.markKey, grant.id, file.id);
-      const orderRef = order.externalId ?? order.id.slice(0, 8);
+      const orderRef = orderReference(order);
       const buyerName = customer.name ?? customer.email;
       const text = renderWatermarkText(product.watermark.text, {
         name: buyerName,
@@ -152,7 +157,7 @@ export function createWatermarkService(deps: CoreDeps) {
           token,
           grant_id: grant.id,
           order_id: order.id,
-          order_reference: order.externalId ?? order.id,
+          order_reference: orderReference(order),
           customer: { id: customer.id, name: customer.name, email: customer.email },
           product: product?.slug ?? '',
           file: file?.name ?? '',
