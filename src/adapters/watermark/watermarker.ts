@@ -9,7 +9,13 @@ import type { FileAnalysis, WatermarkKind } from '../../domain/watermark/waterma
 import { blobRanges, blobReader } from './blob-reader.ts';
 import { planEpubWatermark } from './epub/index.ts';
 import { fontFor } from './pdf/fonts.ts';
-import { ObjectStreamCache, type PdfAnalysis, planPdfWatermark } from './pdf/index.ts';
+import {
+  ObjectStreamCache,
+  type PdfAnalysis,
+  type PdfPlanOptions,
+  PlanTemplateCache,
+  planPdfWatermark,
+} from './pdf/index.ts';
 import type { OutputPlan } from './plan.ts';
 import { streamPlan } from './plan.ts';
 import { bufferReader, type RangeReader } from './range-reader.ts';
@@ -48,6 +54,8 @@ export function createWatermarker(deps: {
   const limits = deps.limits ?? DEFAULT_LIMITS;
   // Rebuilt object streams holding pages are the same for every buyer of a file: made once, reused.
   const objectStreams = new ObjectStreamCache();
+  // So are the replaced pages, the copy layout and the existing objects' xref rows: planned once per file.
+  const templates = new PlanTemplateCache();
 
   async function normalize(file: ProductFile, reader: RangeReader, why: string): Promise<Inspection> {
     const dir = await mkdtemp(join(tmpdir(), 'cloudsecure-master-'));
@@ -140,7 +148,9 @@ export function createWatermarker(deps: {
       const store = await deps.blobs.forKind(file.storage);
       const key = analysis.masterKey ?? file.objectKey;
       const reader = blobReader(store, key, analysis.masterSize ?? file.size);
-      const plan = await planCopy(analysis, reader, stamp, objectStreams).finally(() => reader.close());
+      const plan = await planCopy(analysis, reader, stamp, { cache: objectStreams, templates }).finally(() =>
+        reader.close(),
+      );
       const sha256 = createHash('sha256')
         .update(JSON.stringify([ENGINE_VERSION, file.sha256, key, stamp]))
         .digest('hex');
@@ -164,7 +174,7 @@ function planCopy(
   analysis: FileAnalysis,
   reader: RangeReader,
   stamp: WatermarkStamp,
-  cache: ObjectStreamCache,
+  options: PdfPlanOptions,
 ): Promise<OutputPlan> {
   switch (analysis.kind) {
     case 'pdf':
@@ -179,7 +189,7 @@ function planCopy(
           sizePt: stamp.settings.sizePt,
           font: fontFor(stamp.text),
         },
-        { cache },
+        options,
       );
     case 'zip':
       return planZipWatermark(reader, {

@@ -13,5 +13,6 @@ export {
   idForToken,
   ObjectStreamCache,
   type PdfPlanOptions,
+  PlanTemplateCache,
   planPdfWatermark,
 } from './watermark.ts';

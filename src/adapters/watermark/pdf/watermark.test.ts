@@ -4,7 +4,14 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type OutputPlan, streamPlan } from '../plan.ts';
-import { analyzePdf, ObjectStreamCache, type PdfAnalysis, type PdfStamp, planPdfWatermark } from './index.ts';
+import {
+  analyzePdf,
+  ObjectStreamCache,
+  type PdfAnalysis,
+  type PdfStamp,
+  PlanTemplateCache,
+  planPdfWatermark,
+} from './index.ts';
 import { helvetica } from './standard-font.ts';
 import {
   classicPdf,
@@ -296,24 +303,31 @@ describe.skipIf(!POPPLER)('planPdfWatermark (streamed in-place rewrite)', () => 
     expect(run('pdftotext', [outPath, '-']).stdout).toContain(TOKEN_A);
   });
 
-  it('gives the same bytes with a shared object-stream cache, across buyers', async () => {
-    const path = save('cache-objstm', objectStreamPdf());
-    const reader = await fileReader(path);
-    const analysis = await analyzePdf(reader);
-    const cache = new ObjectStreamCache();
-    const outputs: Buffer[] = [];
-    for (const [token, cached] of [
-      [TOKEN_A, false],
-      [TOKEN_A, true],
-      [TOKEN_B, true],
-      [TOKEN_B, false],
+  it('gives the same bytes with shared object-stream and plan-template caches, across buyers', async () => {
+    for (const [name, pdf] of [
+      ['cache-objstm', objectStreamPdf()],
+      ['cache-classic', classicPdf()],
     ] as const) {
-      const plan = await planPdfWatermark(analysis, reader, stamp(token), cached ? { cache } : {});
-      outputs.push(await collect(streamPlan(plan, fileOpener(path))));
+      const path = save(name, pdf);
+      const reader = await fileReader(path);
+      const analysis = await analyzePdf(reader);
+      const options = { cache: new ObjectStreamCache(), templates: new PlanTemplateCache() };
+      const outputs: Buffer[] = [];
+      for (const [token, cached] of [
+        [TOKEN_A, false],
+        [TOKEN_A, true],
+        [TOKEN_B, true],
+        [TOKEN_B, false],
+        [TOKEN_A, true],
+      ] as const) {
+        const plan = await planPdfWatermark(analysis, reader, stamp(token), cached ? options : {});
+        outputs.push(await collect(streamPlan(plan, fileOpener(path))));
+      }
+      await reader.close();
+      expect(outputs[1]!.equals(outputs[0]!)).toBe(true);
+      expect(outputs[2]!.equals(outputs[3]!)).toBe(true);
+      expect(outputs[4]!.equals(outputs[0]!)).toBe(true);
+      expect(outputs[2]!.equals(outputs[0]!)).toBe(false);
     }
-    await reader.close();
-    expect(outputs[1]!.equals(outputs[0]!)).toBe(true);
-    expect(outputs[2]!.equals(outputs[3]!)).toBe(true);
-    expect(outputs[2]!.equals(outputs[0]!)).toBe(false);
   });
 });
