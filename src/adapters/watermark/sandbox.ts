@@ -1,5 +1,6 @@
 import { fork } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { RangeReader } from './range-reader.ts';
 
 /** What a sandboxed child can be asked to do with an untrusted file. */
@@ -34,6 +35,8 @@ type ChildMessage =
   | { type: 'error'; code: string; message: string };
 
 const CHILD = fileURLToPath(new URL('./sandbox-child.ts', import.meta.url));
+// The child runs TypeScript through tsx, named by absolute URL: the server's working directory may be anywhere.
+const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
 /**
  * Runs one task on an untrusted file in a child process with a heap ceiling and a deadline, so a hostile
@@ -49,7 +52,7 @@ export function runInSandbox<T>(
   const limits = options.limits ?? DEFAULT_LIMITS;
   return new Promise<T>((resolve, reject) => {
     const child = fork(CHILD, [], {
-      execArgv: ['--import', 'tsx', `--max-old-space-size=${limits.maxHeapMb}`, '--no-warnings'],
+      execArgv: ['--import', TSX, `--max-old-space-size=${limits.maxHeapMb}`, '--no-warnings'],
       serialization: 'advanced',
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
