@@ -56,6 +56,10 @@ beforeAll(async () => {
       smtp.closedSessions.add(session.id);
     },
   });
+  // A worker killed mid-session resets its connection: expected here, and not a test failure.
+  server.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ECONNRESET' && error.code !== 'EPIPE') throw error;
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 });
 
