@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { bodyLimit } from 'hono/body-limit';
 import { secureHeaders } from 'hono/secure-headers';
 import type { AppContext } from '../context.ts';
 import { AppError } from '../domain/errors.ts';
 import type { AppEnv } from './env.ts';
 import { renderError, toAppError } from './errors.ts';
 import { requireToken } from './middleware/auth.ts';
+import { limitBody } from './middleware/body-limit.ts';
 import { clientIP } from './middleware/client-ip.ts';
 import { adminMiscRoutes } from './routes/admin-misc.ts';
 import { eddRoutes } from './routes/edd.ts';
@@ -107,29 +107,12 @@ export function createApp(ctx: AppContext): OpenAPIHono<AppEnv> {
   // The license API is called by the seller's software in the field: it carries no secret.
   api.use('*', (c, next) => (PUBLIC_LICENSE_PATHS.test(c.req.path) ? next() : auth(c, next)));
   api.use('*', signResponses(ctx));
-  api.use('*', async (c, next) => {
-    // JSON bodies are small; file uploads stream and enforce their own limit.
+  const jsonLimit = limitBody(ctx.config.maxJsonBytes, 'JSON bodies');
+  api.use('*', (c, next) => {
+    // JSON bodies are small; file uploads and files to trace stream and enforce their own limits.
     if (/\/(files|trace)$/.test(c.req.path)) return next();
-    // Decide from the headers when they suffice: reading c.req.raw.body makes @hono/node-server build a
-    // full web Request and body stream for every request (and turns off its direct body reads).
     if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
-    const declared = c.req.header('content-length');
-    if (declared !== undefined && c.req.header('transfer-encoding') === undefined) {
-      if (Number(declared) > ctx.config.maxJsonBytes) {
-        throw new AppError('PAYLOAD_TOO_LARGE', {
-          message: `JSON bodies may be at most ${ctx.config.maxJsonBytes} bytes.`,
-        });
-      }
-      return next();
-    }
-    return bodyLimit({
-      maxSize: ctx.config.maxJsonBytes,
-      onError: () => {
-        throw new AppError('PAYLOAD_TOO_LARGE', {
-          message: `JSON bodies may be at most ${ctx.config.maxJsonBytes} bytes.`,
-        });
-      },
-    })(c, next);
+    return jsonLimit(c, next);
   });
   api.route('/', productRoutes(ctx));
   api.route('/', orderRoutes(ctx));

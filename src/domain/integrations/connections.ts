@@ -20,7 +20,8 @@ export interface ConnectionView {
   created_at: string;
 }
 
-function httpUrl(value: string, path: string): string {
+/** An http(s) URL given by the seller, or INVALID_REQUEST naming the field. */
+export function parseHttpUrl(value: string, path: string): URL {
   let url: URL;
   try {
     url = new URL(value);
@@ -30,7 +31,12 @@ function httpUrl(value: string, path: string): string {
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw new AppError('INVALID_REQUEST', { message: `${path} must be http(s).`, detail: { path } });
   }
-  return url.toString().replace(/\/+$/, '');
+  return url;
+}
+
+/** A base URL (store, API origin) without its trailing slash. */
+function httpUrl(value: string, path: string): string {
+  return parseHttpUrl(value, path).toString().replace(/\/+$/, '');
 }
 
 function required(value: string, path: string): string {

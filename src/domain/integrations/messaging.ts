@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { CoreDeps } from '../core-deps.ts';
 import { AppError } from '../errors.ts';
 import { maskSecret } from '../storage/storage-settings.ts';
+import { parseHttpUrl } from './connections.ts';
 import { WEBHOOK_EVENTS, type WebhookEndpoint, type WebhookEvent } from './model.ts';
 import { BREVO_SETTING } from './side-effects.ts';
 
@@ -200,15 +201,7 @@ export function createMessagingSettings(deps: CoreDeps) {
     },
 
     async addWebhook(input: { url: string; events: string[] }) {
-      let url: URL;
-      try {
-        url = new URL(input.url);
-      } catch {
-        throw new AppError('INVALID_REQUEST', { message: 'url must be a URL.', detail: { path: 'url' } });
-      }
-      if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-        throw new AppError('INVALID_REQUEST', { message: 'url must be http(s).', detail: { path: 'url' } });
-      }
+      const url = parseHttpUrl(input.url, 'url');
       const events = input.events.length === 0 ? [...WEBHOOK_EVENTS] : input.events;
       for (const event of events) {
         if (!(WEBHOOK_EVENTS as readonly string[]).includes(event)) {

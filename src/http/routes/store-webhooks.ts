@@ -1,5 +1,4 @@
-import { Hono, type MiddlewareHandler } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
+import { Hono } from 'hono';
 import {
   createStripeGateway,
   type StripeGateway,
@@ -11,6 +10,7 @@ import type { AppContext } from '../../context.ts';
 import { AppError } from '../../domain/errors.ts';
 import { isUUID } from '../../domain/ids.ts';
 import type { AppEnv } from '../env.ts';
+import { limitBody } from '../middleware/body-limit.ts';
 
 /**
  * Store webhooks. Both verify a signature over the raw bytes before anything else and answer only after
@@ -19,22 +19,7 @@ import type { AppEnv } from '../env.ts';
  */
 export function storeWebhookRoutes(ctx: AppContext): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  const tooLarge = () =>
-    new AppError('PAYLOAD_TOO_LARGE', { message: `Bodies may be at most ${ctx.config.maxJsonBytes} bytes.` });
-  const streamed = bodyLimit({
-    maxSize: ctx.config.maxJsonBytes,
-    onError: () => {
-      throw tooLarge();
-    },
-  });
-  // A declared length is checked from the header: hono's bodyLimit would make the Node adapter build a
-  // web Request and body stream for every delivery. Chunked bodies are counted as they arrive.
-  const limit: MiddlewareHandler<AppEnv> = async (c, next) => {
-    const declared = c.req.header('content-length');
-    if (declared === undefined || c.req.header('transfer-encoding') !== undefined) return streamed(c, next);
-    if (Number(declared) > ctx.config.maxJsonBytes) throw tooLarge();
-    return next();
-  };
+  const limit = limitBody(ctx.config.maxJsonBytes, 'Bodies');
   const gateways = new Map<string, StripeGateway>();
 
   function connectionId(raw: string): string {
